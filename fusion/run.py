@@ -1,0 +1,160 @@
+"""Orchestration of a fusion run: data, teacher caches, trainer, run directory, resume.
+
+Used by ``workbench cache-teachers`` and ``workbench fuse``; no maths here.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fusion.callbacks import AutoEvalCallback, MetricsJsonlCallback, truncate_metrics
+from fusion.config import FusionConfig, SourceConfig, save_config
+from fusion.data import Example, load_examples, tokenize_example
+from fusion.demo_data import write_demo_data
+from fusion.teacher_cache import TeacherCache, build_cache, cache_meta
+
+
+def _say(message: str) -> None:
+    print(f"[fuse] {message}", file=sys.stderr, flush=True)
+
+
+def _world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def prepare_data(cfg: FusionConfig) -> list[Example]:
+    """Load the training examples, generating the demo set first if configured and missing."""
+    path = Path(cfg.data.path)
+    if cfg.data.demo is not None and not path.is_file():
+        write_demo_data(path, n=cfg.data.demo.n, seed=cfg.data.demo.seed)
+        _say(f"wrote {cfg.data.demo.n} demo examples to {path}")
+    return load_examples(path)
+
+
+def _meta(cfg: FusionConfig, source: SourceConfig, vocab_size: int = 0) -> dict[str, Any]:
+    return cache_meta(source.model, source.chat_template, cfg.cache.k, vocab_size,
+                      cfg.data.max_prompt_tokens, cfg.data.max_response_tokens)
+
+
+def open_cache(cfg: FusionConfig, source: SourceConfig) -> TeacherCache:
+    """Open an existing source cache, checking it was built with this config's settings."""
+    directory = cfg.source_cache_dir(source)
+    if not (directory / "meta.json").is_file():
+        raise FileNotFoundError(f"no teacher cache for source {source.name!r} at {directory} "
+                                "(run `workbench cache-teachers --config ...`)")
+    meta = _meta(cfg, source)
+    meta.pop("vocab_size")  # not a setting: known only once the model is loaded
+    return TeacherCache(directory, meta)  # raises if the cache was built with other settings
+
+
+def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example]) -> dict[str, dict[str, float]]:
+    """Cache every source's top-k on every example not cached yet (resumable); returns the
+    per-source size report (bytes per token vs full logits)."""
+    from fusion.models import load_model_and_tokenizer
+
+    reports = {}
+    ids = [e.id for e in examples]
+    for source in cfg.sources:
+        directory = cfg.source_cache_dir(source)
+        if (directory / "meta.json").is_file():
+            cache = open_cache(cfg, source)
+            todo = cache.missing(ids)
+        else:
+            cache, todo = None, ids
+        if todo:
+            if _world_size() > 1:
+                raise ValueError(f"teacher cache of {source.name!r} is incomplete; build it first with "
+                                 "`workbench cache-teachers` (not under a multi-process launch)")
+            _say(f"caching {len(todo)} example(s) for source {source.name!r} ({source.model})")
+            model, tokenizer = load_model_and_tokenizer(source.model, dtype=_dtype(cfg.cache.dtype), device=_device())
+            vocab = int(model.get_output_embeddings().weight.shape[0])
+            cache = TeacherCache(directory, _meta(cfg, source, vocab))
+            build_cache(cache, model, tokenizer, examples, template=source.chat_template,
+                        batch_size=cfg.cache.batch_size, shard_size=cfg.cache.shard_size,
+                        max_prompt_tokens=cfg.data.max_prompt_tokens,
+                        max_response_tokens=cfg.data.max_response_tokens, desc=f"cache {source.name}")
+            del model
+            gc.collect()
+        assert cache is not None
+        reports[source.name] = cache.size_report()
+    return reports
+
+
+def _dtype(name: str) -> torch.dtype:
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resume: bool = True) -> dict[str, Any]:
+    """Train the pivot of ``cfg``; returns a summary (run dir, steps, last checkpoint,
+    cache reports). With ``resume`` a run directory holding checkpoints continues from
+    the latest complete one, and ``metrics.jsonl`` lines after it are dropped."""
+    from fusion.models import load_model_and_tokenizer
+    from fusion.trainer import (FusionCollator, FusionDataset, FusionTrainer, last_checkpoint,
+                                training_arguments)
+
+    run_dir = Path(output_dir or cfg.output_dir)
+    checkpoint_dir = run_dir / "checkpoints"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resume_from = last_checkpoint(checkpoint_dir) if resume else None
+    if not resume and checkpoint_dir.is_dir() and any(checkpoint_dir.iterdir()):
+        raise ValueError(f"{checkpoint_dir} already holds checkpoints; resume, or choose a new --output-dir")
+    metrics_path = run_dir / "metrics.jsonl"
+    if resume_from is not None:
+        step = int(resume_from.name.split("-")[-1])
+        truncate_metrics(metrics_path, step)
+        _say(f"resuming from {resume_from}")
+    elif metrics_path.exists():
+        metrics_path.unlink()
+    if int(os.environ.get("RANK", "0")) == 0:
+        save_config(cfg, run_dir / "config.yaml")
+
+    examples = prepare_data(cfg)
+    reports = ensure_teacher_caches(cfg, examples)
+    caches = {s.name: open_cache(cfg, s) for s in cfg.sources}
+
+    model, tokenizer = load_model_and_tokenizer(cfg.pivot.model, dtype=torch.float32, device="cpu")
+    tokenized = [
+        tokenize_example(tokenizer, e, template=cfg.pivot.chat_template,
+                         max_prompt_tokens=cfg.data.max_prompt_tokens,
+                         max_response_tokens=cfg.data.max_response_tokens)
+        for e in examples
+    ]
+    dataset = FusionDataset(examples, tokenized, caches, cfg.loss.alignment)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    model.train()
+    trainer = FusionTrainer(
+        model=model,
+        args=training_arguments(cfg, checkpoint_dir),
+        train_dataset=dataset,
+        data_collator=FusionCollator(pad_token_id=pad),
+        processing_class=tokenizer,
+        callbacks=[MetricsJsonlCallback(metrics_path),
+                   AutoEvalCallback(run_dir, cfg.eval.mode, checkpoint_dir)],
+        loss_cfg=cfg.loss,
+        source_names=[s.name for s in cfg.sources],
+        source_weights={s.name: s.weight for s in cfg.sources},
+    )
+    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    final = last_checkpoint(checkpoint_dir)
+    if final is None or int(final.name.split("-")[-1]) != trainer.state.global_step:
+        trainer._save_checkpoint(trainer.model, trial=None)  # the last step is always saved
+        trainer.control = trainer.callback_handler.on_save(trainer.args, trainer.state, trainer.control)
+        final = last_checkpoint(checkpoint_dir)
+    return {
+        "run_dir": str(run_dir),
+        "steps": trainer.state.global_step,
+        "train_loss": result.training_loss,
+        "last_checkpoint": str(final) if final else None,
+        "resumed_from": str(resume_from) if resume_from else None,
+        "caches": reports,
+    }

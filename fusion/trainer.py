@@ -1,0 +1,260 @@
+"""The fusion trainer: a ``transformers.Trainer`` subclass whose loss is the fusion
+objective (DESIGN §2.7) over the pivot's logits and the sources' cached top-k.
+
+Why a Trainer subclass: mixed precision, gradient accumulation, FSDP / DeepSpeed (via
+``accelerate launch`` and Accelerate's config), checkpointing with optimizer/scheduler/RNG
+state and exact resume all come from the library; this module only adds the loss, the
+batch layout and the run-directory conventions. Gradients reach only the pivot: sources
+enter as cached tensors.
+
+Run directory (DESIGN §3): ``config.yaml``, ``metrics.jsonl``, ``checkpoints/step-N/``
+(HF format with tokenizer), ``eval_queue.jsonl``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from transformers import Trainer, TrainingArguments
+
+from fusion.align import align_positions, alignment_tensors
+from fusion.config import FusionConfig, LossConfig
+from fusion.data import Example, TokenizedExample
+from fusion.graphs import TopK, topk_sparsify
+from fusion.losses import aligned_wd, fusion_objective, gld, response_cross_entropy, source_topk, truncate_topk
+from fusion.teacher_cache import TeacherCache
+
+CHECKPOINT_PREFIX = "step-"
+
+
+class FusionDataset(torch.utils.data.Dataset):
+    """Pivot-tokenised examples joined, by example id, with every source's cache entry
+    and the position alignment between the pivot and that source."""
+
+    def __init__(
+        self,
+        examples: list[Example],
+        tokenized: list[TokenizedExample],
+        caches: dict[str, TeacherCache],
+        alignment: str = "offsets",
+    ) -> None:
+        if [e.id for e in examples] != [t.id for t in tokenized]:
+            raise ValueError("examples and their tokenisations are not in the same order")
+        for name, cache in caches.items():
+            missing = cache.missing([e.id for e in examples])
+            if missing:
+                raise ValueError(f"teacher cache of source {name!r} lacks {len(missing)} example(s), "
+                                 f"e.g. {missing[0]!r}; run `workbench cache-teachers`")
+        self.examples = examples
+        self.tokenized = tokenized
+        self.caches = caches
+        self.alignment = alignment
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        ex, tok = self.examples[i], self.tokenized[i]
+        teachers = []
+        for name, cache in self.caches.items():
+            entry = cache.get(ex.id, response=ex.response)  # keyed by id: order cannot mismatch
+            if entry.id != ex.id:
+                raise ValueError(f"teacher cache of {name!r} returned {entry.id!r} for {ex.id!r}")
+            if entry.length and int(entry.offsets[:, 1].max()) > len(ex.response):
+                raise ValueError(f"teacher cache of {name!r}: offsets of {ex.id!r} run past its response")
+            pairs = align_positions(tok.response_offsets, entry.offsets.numpy(), self.alignment)
+            teachers.append({"entry": entry, "pairs": pairs})
+        return {"id": ex.id, "tokenized": tok, "teachers": teachers}
+
+
+@dataclass
+class FusionCollator:
+    """Pads a list of :class:`FusionDataset` items into the batch the loss reads.
+
+    Keys: ``input_ids``, ``attention_mask``, ``labels`` (B, T) — labels are -100 outside
+    the response; ``distill_pos``/``distill_mask`` (B, L) — sequence positions predicting
+    the response-text tokens; ``teachers`` — one dict per source with ``logprobs``,
+    ``indices`` (B, Ls, k), ``lse``, ``mask`` (B, Ls), ``align_index``/``align_weight``
+    (B, L, M).
+    """
+
+    pad_token_id: int
+
+    def __call__(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        toks: list[TokenizedExample] = [it["tokenized"] for it in items]
+        bsz, longest = len(toks), max(len(t.input_ids) for t in toks)
+        input_ids = torch.full((bsz, longest), self.pad_token_id, dtype=torch.long)
+        attention = torch.zeros((bsz, longest), dtype=torch.long)
+        labels = torch.full((bsz, longest), -100, dtype=torch.long)
+        resp_len = max(t.num_response_tokens for t in toks)
+        distill_pos = torch.zeros((bsz, resp_len), dtype=torch.long)
+        distill_mask = torch.zeros((bsz, resp_len), dtype=torch.bool)
+        for b, t in enumerate(toks):
+            n = len(t.input_ids)
+            input_ids[b, :n] = torch.as_tensor(t.input_ids)
+            attention[b, :n] = 1
+            labels[b, t.prompt_len : n] = torch.as_tensor(t.input_ids[t.prompt_len :])
+            distill_pos[b, : t.num_response_tokens] = torch.as_tensor(t.distill_positions())
+            distill_mask[b, : t.num_response_tokens] = True
+        teachers = []
+        for s in range(len(items[0]["teachers"])):
+            entries = [it["teachers"][s]["entry"] for it in items]
+            src_len = max(e.length for e in entries)
+            k = entries[0].logprobs.shape[-1]
+            logprobs = torch.zeros((bsz, src_len, k), dtype=torch.float32)
+            indices = torch.zeros((bsz, src_len, k), dtype=torch.long)
+            lse = torch.zeros((bsz, src_len), dtype=torch.float32)
+            mask = torch.zeros((bsz, src_len), dtype=torch.bool)
+            for b, e in enumerate(entries):
+                logprobs[b, : e.length] = e.logprobs.float()
+                indices[b, : e.length] = e.indices.long()
+                lse[b, : e.length] = e.lse
+                mask[b, : e.length] = True
+            align_index, align_weight = alignment_tensors([it["teachers"][s]["pairs"] for it in items], resp_len)
+            teachers.append({"logprobs": logprobs, "indices": indices, "lse": lse, "mask": mask,
+                             "align_index": align_index, "align_weight": align_weight})
+        return {"input_ids": input_ids, "attention_mask": attention, "labels": labels,
+                "distill_pos": distill_pos, "distill_mask": distill_mask, "teachers": teachers}
+
+
+def fusion_terms(
+    logits: Tensor,
+    batch: dict[str, Any],
+    loss_cfg: LossConfig,
+    source_names: list[str],
+    source_weights: dict[str, float],
+) -> dict[str, Tensor]:
+    """All loss terms of one batch from the pivot's logits (B, T, V): ``ce``,
+    ``wd/<source>``, ``gld/<source>`` (batch means) and ``loss`` (the objective).
+
+    Distillation terms are computed only when they carry weight (λ > 0 and α or β > 0).
+    """
+    terms: dict[str, Tensor] = {"ce": response_cross_entropy(logits, batch["labels"])}
+    wd_terms: dict[str, Tensor] = {}
+    gld_terms: dict[str, Tensor] = {}
+    lam, k, g = loss_cfg.lambda_, loss_cfg.k, loss_cfg.gld
+    if lam > 0 and (loss_cfg.alpha > 0 or loss_cfg.beta > 0):
+        pos, mask = batch["distill_pos"], batch["distill_mask"]
+        vocab = logits.shape[-1]
+        response_logits = torch.gather(logits, 1, pos.unsqueeze(-1).expand(-1, -1, vocab)).float()
+        pivot_prob = topk_sparsify(response_logits, k, value="prob")
+        pivot_graph = pivot_prob if g.value == "prob" else topk_sparsify(response_logits, k, value=g.value)
+        for name, t in zip(source_names, batch["teachers"]):
+            if loss_cfg.alpha > 0:
+                src_prob = truncate_topk(TopK(t["logprobs"].exp(), t["indices"]), k)
+                wd_terms[name] = aligned_wd(pivot_prob.values, src_prob.values,
+                                            t["align_index"], t["align_weight"]).mean()
+                terms[f"wd/{name}"] = wd_terms[name]
+            if loss_cfg.beta > 0:
+                src = truncate_topk(source_topk(t["logprobs"], t["indices"], t["lse"], g.value), k)
+                gld_terms[name] = gld(pivot_graph, mask, src, t["mask"], nodes=g.nodes, normalize=g.normalize,
+                                      weights=g.weights, order=g.order, mode=g.mode).mean()
+                terms[f"gld/{name}"] = gld_terms[name]
+    terms["loss"] = fusion_objective(terms["ce"], wd_terms, gld_terms, source_weights,
+                                     lam=lam, alpha=loss_cfg.alpha, beta=loss_cfg.beta)
+    return terms
+
+
+class FusionTrainer(Trainer):
+    """``Trainer`` with the fusion objective as its loss and per-term logging."""
+
+    # compute_loss returns a per-micro-batch mean: let the Trainer divide by the
+    # gradient-accumulation steps.
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, *args: Any, loss_cfg: LossConfig, source_names: list[str],
+                 source_weights: dict[str, float], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.loss_cfg = loss_cfg
+        self.source_names = source_names
+        self.source_weights = source_weights
+        self._term_sums: dict[str, float] = defaultdict(float)
+        self._term_count = 0
+        self._tokens = 0
+
+    def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                     num_items_in_batch: Any = None) -> Any:
+        """Forward the pivot and return the fusion objective (see :func:`fusion_terms`)."""
+        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        terms = fusion_terms(outputs.logits, inputs, self.loss_cfg, self.source_names, self.source_weights)
+        if model.training:
+            for key, value in terms.items():
+                if key != "loss":
+                    self._term_sums[key] += float(value.detach())
+            self._term_count += 1
+            self._tokens += int(inputs["attention_mask"].sum())
+        return (terms["loss"], outputs) if return_outputs else terms["loss"]
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Add the mean of every loss term since the previous log to training logs."""
+        if "loss" in logs and self._term_count:
+            for key, total in self._term_sums.items():
+                logs[key] = total / self._term_count
+            logs["tokens"] = self._tokens
+            self._term_sums = defaultdict(float)
+            self._term_count = 0
+            self._tokens = 0
+        super().log(logs, start_time)
+
+    def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        """Save as the Trainer does, then name the folder ``step-N`` (DESIGN §3)."""
+        super()._save_checkpoint(model, trial)
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            src = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+            dst = Path(self.args.output_dir) / f"{CHECKPOINT_PREFIX}{self.state.global_step}"
+            if dst.exists():
+                shutil.rmtree(dst)
+            os.replace(src, dst)
+        self.accelerator.wait_for_everyone()
+
+
+def last_checkpoint(checkpoint_dir: str | Path) -> Path | None:
+    """The complete ``step-N`` checkpoint with the largest N (complete: it has the
+    Trainer state, which is written last), or None."""
+    best: tuple[int, Path] | None = None
+    directory = Path(checkpoint_dir)
+    if not directory.is_dir():
+        return None
+    for path in directory.glob(f"{CHECKPOINT_PREFIX}*"):
+        suffix = path.name[len(CHECKPOINT_PREFIX):]
+        if suffix.isdigit() and (path / "trainer_state.json").is_file():
+            if best is None or int(suffix) > best[0]:
+                best = (int(suffix), path)
+    return None if best is None else best[1]
+
+
+def training_arguments(cfg: FusionConfig, checkpoint_dir: Path) -> TrainingArguments:
+    """Map the config's ``training`` section onto ``TrainingArguments``."""
+    tr = cfg.training
+    return TrainingArguments(
+        output_dir=str(checkpoint_dir),
+        max_steps=tr.max_steps,
+        per_device_train_batch_size=tr.per_device_batch_size,
+        gradient_accumulation_steps=tr.gradient_accumulation_steps,
+        learning_rate=tr.learning_rate,
+        lr_scheduler_type=tr.lr_scheduler,
+        warmup_steps=tr.warmup_steps,
+        weight_decay=tr.weight_decay,
+        max_grad_norm=tr.max_grad_norm,
+        logging_steps=tr.logging_steps,
+        save_strategy="steps",
+        save_steps=tr.save_steps,
+        bf16=tr.precision == "bf16",
+        fp16=tr.precision == "fp16",
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        dataloader_num_workers=tr.dataloader_num_workers,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        gradient_checkpointing=tr.gradient_checkpointing,
+        remove_unused_columns=False,
+        report_to="none",
+        disable_tqdm=False,
+    )

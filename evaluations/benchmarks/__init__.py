@@ -1,0 +1,1 @@
+"""One module per benchmark; ``evaluations.registry`` maps names to instances."""

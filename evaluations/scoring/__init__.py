@@ -1,0 +1,1 @@
+"""Answer extraction and metrics shared by the benchmarks (one concern per module)."""

@@ -30,7 +30,8 @@ def response_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
     ``logits`` (B, T, V) predict token t+1 at position t; ``labels`` (B, T) hold the
     target ids on response tokens and -100 elsewhere (prompt, padding).
     """
-    shifted_logits = logits[:, :-1, :].float()
+    # Half-precision logits are upcast for a stable log-softmax; fp64 stays fp64.
+    shifted_logits = logits[:, :-1, :].to(torch.promote_types(logits.dtype, torch.float32))
     shifted_labels = labels[:, 1:]
     if not (shifted_labels != -100).any():
         raise ValueError("no response tokens in the batch: cross-entropy is undefined")

@@ -78,7 +78,7 @@ class FusionDataset(torch.utils.data.Dataset):
 class FusionCollator:
     """Pads a list of :class:`FusionDataset` items into the batch the loss reads.
 
-    Keys: ``input_ids``, ``attention_mask``, ``labels`` (B, T) — labels are -100 outside
+    Keys: ``ids`` (the example ids, for checks and debugging); ``input_ids``, ``attention_mask``, ``labels`` (B, T) — labels are -100 outside
     the response; ``distill_pos``/``distill_mask`` (B, L) — sequence positions predicting
     the response-text tokens; ``teachers`` — one dict per source with ``logprobs``,
     ``indices`` (B, Ls, k), ``lse``, ``mask`` (B, Ls), ``align_index``/``align_weight``
@@ -120,7 +120,8 @@ class FusionCollator:
             align_index, align_weight = alignment_tensors([it["teachers"][s]["pairs"] for it in items], resp_len)
             teachers.append({"logprobs": logprobs, "indices": indices, "lse": lse, "mask": mask,
                              "align_index": align_index, "align_weight": align_weight})
-        return {"input_ids": input_ids, "attention_mask": attention, "labels": labels,
+        return {"ids": [it["id"] for it in items],
+                "input_ids": input_ids, "attention_mask": attention, "labels": labels,
                 "distill_pos": distill_pos, "distill_mask": distill_mask, "teachers": teachers}
 
 

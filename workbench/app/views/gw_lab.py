@@ -1,0 +1,201 @@
+"""GW lab: WD vs exact GW vs the sorting approximations, bound validation, runtime.
+
+Reads ``workbench bounds`` reports (graph families) and ``workbench diagnose`` tables
+(real logits, per checkpoint). Both hold the per-pair columns of
+:func:`workbench.bounds.evaluate_pair`; the per-group summary (violations, correlations,
+relative errors) is :func:`workbench.bounds.summarize` — no statistic is recomputed here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from workbench.app import data
+from workbench.app.root import current_root
+from workbench.app.widgets import empty_state, load_or_error, paginate
+from workbench.bounds import approximation_columns, summarize
+
+CONVENTION = ("GW = Σ (C_ik − D_jl)² T_ij T_kl — POT's square-loss objective (no ½, no square root); "
+              "exact GW is the best of several conditional-gradient starts (brute force when n = m ≤ 8).")
+#: Columns every table shown here must have (what evaluate_pair writes).
+REQUIRED = ("n", "m", "gw_exact", "lower", "upper", "lower_held", "upper_held")
+#: The distributions compared per group, when present.
+QUANTITIES = ("wd", "gw_exact", "gw_entropic", "sort_degree_o2", "sort_degree_o1", "paper_o1")
+BOUND_COLUMNS = ["family", "pairs", "certified_exact", "median_gap", "lower_violations", "upper_violations",
+                 "upper_violations_at_T_star", "pot_default_above_upper", "prop1_violations_sort",
+                 "prop1_violations_paper"]
+
+
+def diagnostics_tables(folder: Path) -> list[Path]:
+    """Per-example tables of a diagnostics folder (Parquet preferred over its CSV twin)."""
+    tables = sorted(folder.glob("*.parquet")) + sorted(folder.glob("*.csv"))
+    stems = {p.stem for p in tables if p.suffix == ".parquet"}
+    return [p for p in tables if p.suffix == ".parquet" or p.stem not in stems]
+
+
+def with_groups(df: pd.DataFrame) -> pd.DataFrame:
+    """Add ``group``: the checkpoint (and source, when several) for diagnostics tables,
+    the graph family for bound reports. ``family`` is set to it for ``summarize``."""
+    df = df.copy()
+    if "checkpoint" in df.columns:
+        group = df["checkpoint"].astype(str)
+        if "source" in df.columns and df["source"].nunique() > 1:
+            group = group + " | " + df["source"].astype(str)
+        df["group"] = group
+    else:
+        df["group"] = df["family"].astype(str)
+    if "step" in df.columns:
+        df = df.sort_values("step", kind="stable")
+    df["family"] = df["group"]
+    for col in [c for c in df.columns if c.endswith("_held") or c == "pot_default_above_upper"]:
+        df[col] = df[col].astype(bool)
+    return df
+
+
+def load_dataset(kind: str, path: Path) -> pd.DataFrame | None:
+    """The per-pair table of a bounds report or a diagnostics table (None on error)."""
+    if kind == "bounds":
+        loaded = load_or_error(data.bounds_report, path)
+        return None if loaded is None else loaded[0]
+    return load_or_error(data.table, path, REQUIRED)
+
+
+def render() -> None:
+    """The GW lab page."""
+    st.title("GW lab")
+    st.caption(CONVENTION)
+    root = current_root()
+    inv = load_or_error(data.inventory, str(root))
+    if inv is None:
+        return
+    choices: dict[str, tuple[str, Path]] = {}
+    for folder in inv.diagnostics:
+        for path in diagnostics_tables(folder):
+            choices[f"diagnostics · {inv.label(path)}"] = ("diagnostics", path)
+    for folder in inv.bounds_reports:
+        choices[f"bounds · {inv.label(folder)}"] = ("bounds", folder)
+    if not choices:
+        empty_state("bound-validation report or diagnostics table", root,
+                    f"workbench bounds --out {root}/bounds\n"
+                    f"workbench diagnose --run {root}/<run> --out {root}/<run>/diagnostics")
+        return
+    label = st.selectbox("Report", list(choices), key="gwlab-report")
+    kind, path = choices[label]
+    df = load_dataset(kind, path)
+    if df is None:
+        return
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        st.error(f"{path}: missing column(s) {', '.join(missing)}")
+        return
+    df = with_groups(df)
+    groups = list(dict.fromkeys(df["group"]))
+    chosen = st.multiselect("Groups (checkpoint or graph family)", groups, default=groups, key="gwlab-groups")
+    df = df[df["group"].isin(chosen)]
+    if df.empty:
+        st.warning("No rows in the chosen groups.")
+        return
+    summary = summarize(df)
+    st.caption(f"{len(df)} pairs in {len(chosen)} group(s) from `{path}`")
+
+    tabs = st.tabs(["Distributions", "Approximation vs exact", "Bound validation", "Runtime vs n", "Pairs"])
+    with tabs[0]:
+        distributions(df)
+    with tabs[1]:
+        approximation_scatter(df, summary)
+    with tabs[2]:
+        bound_validation(df, summary)
+    with tabs[3]:
+        runtime(df)
+    with tabs[4]:
+        paginate(df.drop(columns=["family"]), key="gwlab-pairs")
+
+
+def distributions(df: pd.DataFrame) -> None:
+    """Medians and box plots of WD, exact GW and the approximations per group."""
+    present = [q for q in QUANTITIES if q in df.columns]
+    long = df.melt(id_vars=["group"], value_vars=present, var_name="quantity", value_name="value")
+    medians = long.groupby(["group", "quantity"], sort=False)["value"].median().unstack("quantity")
+    st.subheader("Median per group")
+    st.dataframe(medians[present], key="gwlab-medians")
+    log = st.checkbox("Symmetric-log scale", value=True, key="gwlab-symlog")
+    scale = alt.Scale(type="symlog", constant=float(max(long["value"].abs().median(), 1e-12))) if log else alt.Scale()
+    chart = alt.Chart(long).mark_boxplot().encode(
+        x=alt.X("quantity:N", sort=present, title=None),
+        y=alt.Y("value:Q", scale=scale),
+        color=alt.Color("quantity:N", sort=present),
+        column=alt.Column("group:N", title=None),
+    ).properties(width=220, height=260)
+    st.altair_chart(chart)
+
+
+def approximation_scatter(df: pd.DataFrame, summary: pd.DataFrame) -> None:
+    """Approximation vs exact GW with the y = x line and the correlations of summarize()."""
+    variants = [c for c in approximation_columns() if c in df.columns]
+    variant = st.selectbox("Approximation", variants, index=variants.index("sort_degree_o2")
+                           if "sort_degree_o2" in variants else 0, key="gwlab-variant")
+    top = float(max(df["gw_exact"].max(), df[variant].max())) or 1.0
+    points = alt.Chart(df).mark_circle(size=40).encode(
+        x=alt.X("gw_exact:Q", title="exact GW"), y=alt.Y(f"{variant}:Q", title=variant),
+        color="group:N", tooltip=["group", "n", "m", "gw_exact", variant],
+    )
+    diagonal = alt.Chart(pd.DataFrame({"x": [0.0, top], "y": [0.0, top]})).mark_line(
+        strokeDash=[4, 4], color="gray").encode(x="x:Q", y="y:Q")
+    st.altair_chart((points + diagonal).interactive(), width="stretch")
+    cols = ["family", f"pearson_{variant}", f"spearman_{variant}", f"median_rel_err_{variant}"]
+    table = summary[cols].rename(columns={"family": "group", f"pearson_{variant}": "pearson",
+                                          f"spearman_{variant}": "spearman",
+                                          f"median_rel_err_{variant}": "median |approx−GW|/GW"})
+    st.subheader(f"Correlation of {variant} with exact GW")
+    st.dataframe(table, hide_index=True, key="gwlab-correlations")
+
+
+def bound_validation(df: pd.DataFrame, summary: pd.DataFrame) -> None:
+    """Held / violated counts of ĝ₂ ≤ GW ≤ ĝ₂ + 2(V_C+V_D) and Prop. 1; error vs bound."""
+    checks = {"lower ĝ₂ ≤ GW": "lower_held", "upper GW ≤ ĝ₂ + 2(V_C+V_D)": "upper_held",
+              "upper at T*": "upper_held_at_T_star", "Prop. 1 (ĝ₂)": "prop1_held_sort_degree_o2",
+              "Prop. 1 (paper)": "prop1_held_paper_o1"}
+    counts = pd.DataFrame([
+        {"check": name, "held": int(df[col].sum()), "violated": int((~df[col]).sum())}
+        for name, col in checks.items() if col in df.columns
+    ])
+    st.dataframe(counts, hide_index=True, key="gwlab-held")
+    st.caption("ĝ₂ ≤ GW ≤ ĝ₂ + 2(V_C+V_D) is provable: a violation means a solver or data problem. "
+               "Proposition 1 holds only for row-stochastic graphs with uniform weights.")
+    st.dataframe(summary[[c for c in BOUND_COLUMNS if c in summary.columns]].rename(columns={"family": "group"}),
+                 hide_index=True, key="gwlab-violations")
+    err = df.assign(bound_width=df["upper"] - df["lower"], error=df["gw_exact"] - df["lower"])
+    top = float(err["bound_width"].max()) or 1.0
+    points = alt.Chart(err).mark_circle(size=40).encode(
+        x=alt.X("bound_width:Q", title="upper − lower (bound width)"),
+        y=alt.Y("error:Q", title="GW − ĝ₂ (error of the approximation)"),
+        color="group:N", tooltip=["group", "n", "m", "gw_exact", "lower", "upper"],
+    )
+    line = alt.Chart(pd.DataFrame({"x": [0.0, top], "y": [0.0, top]})).mark_line(
+        strokeDash=[4, 4], color="gray").encode(x="x:Q", y="y:Q")
+    st.altair_chart((points + line).interactive(), width="stretch")
+
+
+def runtime(df: pd.DataFrame) -> None:
+    """Seconds per pair of the exact, entropic and sorting computations vs √(n·m), log-log."""
+    timers = {"exact GW": "time_exact_s", "entropic GW": "time_entropic_s", "sorting": "time_sorting_s"}
+    present = {name: col for name, col in timers.items() if col in df.columns}
+    if not present:
+        st.info("This table has no timing columns.")
+        return
+    size = np.sqrt(df["n"].astype(float) * df["m"].astype(float))
+    long = pd.concat([pd.DataFrame({"size": size, "seconds": df[col], "method": name, "group": df["group"]})
+                      for name, col in present.items()])
+    long = long[long["seconds"] > 0]
+    chart = alt.Chart(long).mark_point().encode(
+        x=alt.X("size:Q", scale=alt.Scale(type="log"), title="√(n·m)"),
+        y=alt.Y("seconds:Q", scale=alt.Scale(type="log")),
+        color="method:N", shape="group:N", tooltip=["group", "method", "size", "seconds"],
+    )
+    st.altair_chart(chart.interactive(), width="stretch")
+    st.dataframe(long.groupby("method")["seconds"].median().rename("median seconds"), key="gwlab-times")

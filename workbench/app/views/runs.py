@@ -1,0 +1,129 @@
+"""Runs: fusion runs and their checkpoints, configs, loss curves per term, throughput."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from workbench.app import data, readers
+from workbench.app.discover import Inventory
+from workbench.app.root import current_root
+from workbench.app.widgets import empty_state, load_or_error, paginate
+
+
+def overview(inv: Inventory) -> pd.DataFrame:
+    """One row per run: steps logged, last losses, checkpoints, evaluated checkpoints.
+    A run whose metrics file is malformed shows the error in its ``problem`` column."""
+    rows = []
+    for run in inv.runs:
+        row: dict[str, object] = {"run": inv.label(run)}
+        ckpts = readers.checkpoint_table(run)
+        row["checkpoints"] = len(ckpts)
+        row["evaluated"] = len({e.model for e in inv.evals if _inside(e.model_dir, run)})
+        row["problem"] = ""
+        if (run / "metrics.jsonl").is_file():
+            try:
+                m = data.metrics(run / "metrics.jsonl")
+            except (ValueError, OSError) as exc:
+                row["problem"] = str(exc)
+            else:
+                if not m.empty:
+                    last = m.iloc[-1]
+                    row["last step"] = int(last["step"])
+                    for col in readers.loss_columns(m):
+                        row[col] = float(last[col])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def render() -> None:
+    """The Runs page."""
+    st.title("Runs")
+    root = current_root()
+    inv = load_or_error(data.inventory, str(root))
+    if inv is None:
+        return
+    if not inv.runs:
+        empty_state("fusion runs", root, f"workbench fuse --config configs/tiny.yaml --output-dir {root}/tiny")
+        return
+    table = overview(inv)
+    st.dataframe(table, hide_index=True, key="runs-overview")
+    labels = list(table["run"])
+    label = st.selectbox("Run", labels, key="runs-run")
+    run = inv.runs[labels.index(label)]
+    tabs = st.tabs(["Training curves", "Throughput", "Config", "Checkpoints"])
+    metrics = None
+    with tabs[0]:
+        if (run / "metrics.jsonl").is_file():
+            metrics = load_or_error(data.metrics, run / "metrics.jsonl")
+            if metrics is not None:
+                curves(metrics)
+        else:
+            st.info("This run has logged no metrics yet (`metrics.jsonl` appears after the first logging step).")
+    with tabs[1]:
+        if metrics is not None:
+            throughput(metrics)
+    with tabs[2]:
+        if (run / "config.yaml").is_file():
+            loaded = load_or_error(data.config, run / "config.yaml")
+            if loaded is not None:
+                st.code(loaded[0], language="yaml")
+        else:
+            st.info("No config.yaml in this run.")
+    with tabs[3]:
+        ckpts = readers.checkpoint_table(run)
+        if ckpts.empty:
+            st.info("No checkpoints saved yet (`training.save_steps` in the config sets how often).")
+        else:
+            st.dataframe(ckpts, hide_index=True, key="runs-checkpoints")
+        queue = run / "eval_queue.jsonl"
+        if queue.is_file():
+            rows = load_or_error(readers.read_jsonl, queue)
+            if rows is not None:
+                st.caption(f"Evaluation queue (consumed by `workbench eval --run {run}`): {len(rows)} checkpoint(s)")
+                st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs-queue")
+
+
+def curves(metrics: pd.DataFrame) -> None:
+    """One small chart per loss term (their scales differ by orders of magnitude), then
+    the logged values, paginated."""
+    terms = readers.loss_columns(metrics)
+    if metrics.empty or not terms:
+        st.info("metrics.jsonl holds no loss terms yet.")
+        return
+    chosen = st.multiselect("Loss terms", terms, default=terms, key="runs-terms")
+    log = st.checkbox("Log scale", value=False, key="runs-log")
+    long = metrics.melt(id_vars=["step"], value_vars=chosen, var_name="term", value_name="value").dropna()
+    scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
+    chart = alt.Chart(long).mark_line(point=True).encode(
+        x="step:Q", y=alt.Y("value:Q", scale=scale, title=None), color="term:N",
+        tooltip=["step", "term", "value"],
+    ).properties(width=300, height=200).facet(facet="term:N", columns=3).resolve_scale(y="independent")
+    st.altair_chart(chart)
+    st.subheader("Logged values")
+    paginate(metrics, key="runs-metrics", hide_index=True)
+
+
+def throughput(metrics: pd.DataFrame) -> None:
+    """Tokens per second and seconds per step."""
+    tps = readers.throughput(metrics)
+    if tps.empty:
+        st.info("This run did not log `tokens` and `step_time_s`.")
+        return
+    c1, c2 = st.columns(2)
+    c1.metric("Median tokens / s", f"{tps['tokens_per_s'].median():.1f}")
+    c2.metric("Median seconds / step", f"{metrics['step_time_s'].median():.3f}")
+    st.line_chart(tps, x="step", y="tokens_per_s")
+    if "lr" in metrics.columns:
+        st.line_chart(metrics, x="step", y="lr")

@@ -1,0 +1,159 @@
+"""``samples.jsonl`` and ``results.json`` writers/readers (DESIGN §3 outputs).
+
+``samples.jsonl``: one scored sample per line (benchmark, doc_id, prompt, output,
+extracted, gold, score, extra), appended and fsync'ed chunk by chunk, so a killed run
+keeps every finished item. A torn last line (killed mid-write) is dropped on read and
+repaired before appending. ``results.json`` is written last, atomically, with
+lm-eval-compatible keys (``results``/``<metric>,none``/``<metric>_stderr,none``,
+``versions``, ``n-samples``, ``configs``, ``config``, ``higher_is_better``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from evaluations.base import ScoredSample
+
+SAMPLES_FILE = "samples.jsonl"
+RESULTS_FILE = "results.json"
+
+
+def sample_to_dict(sample: ScoredSample) -> dict[str, Any]:
+    """The JSON row of one sample."""
+    return dataclasses.asdict(sample)
+
+
+def read_samples(path: Path) -> list[ScoredSample]:
+    """Samples of a ``samples.jsonl``; a torn final line is ignored, a duplicate doc id keeps the first."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    samples: list[ScoredSample] = []
+    seen: set[str] = set()
+    lines = path.read_text(encoding="utf-8").split("\n")
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if lineno >= len(lines) - 1:  # the torn tail of a killed run
+                break
+            raise ValueError(f"{path}:{lineno}: invalid JSON in samples file ({exc.msg})") from exc
+        if row["doc_id"] in seen:
+            continue
+        seen.add(row["doc_id"])
+        samples.append(ScoredSample(**row))
+    return samples
+
+
+def _repair_tail(path: Path) -> None:
+    # Drop a partial last line so appended rows start on a fresh line.
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        with open(path, "r+b") as fh:
+            fh.truncate(cut)
+
+
+def append_samples(path: Path, samples: list[ScoredSample]) -> None:
+    """Append ``samples`` to ``path`` durably (flush + fsync)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        _repair_tail(path)
+    with open(path, "a", encoding="utf-8") as fh:
+        for sample in samples:
+            fh.write(json.dumps(sample_to_dict(sample), ensure_ascii=False, default=str) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def mean_stderr(values: list[float]) -> tuple[float, float]:
+    """Mean and its standard error ``s / sqrt(n)`` with the n-1 sample deviation (lm-eval's)."""
+    n = len(values)
+    if n == 0:
+        return float("nan"), float("nan")
+    mean = sum(values) / n
+    if n < 2:
+        return mean, float("nan")
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(var / n)
+
+
+def aggregate(metric: str, samples: list[ScoredSample]) -> dict[str, float]:
+    """``{"<metric>,none": mean, "<metric>_stderr,none": se, ...}``; numeric extras are
+    averaged too (lists, like IFEval's instruction-level results, are flattened first)."""
+    out: dict[str, float] = {}
+    mean, se = mean_stderr([s.score for s in samples])
+    out[f"{metric},none"], out[f"{metric}_stderr,none"] = mean, se
+    keys = sorted({k for s in samples for k in s.extra})
+    for key in keys:
+        values: list[float] = []
+        for s in samples:
+            value = s.extra.get(key)
+            items = value if isinstance(value, list) else [value]
+            values += [float(v) for v in items if isinstance(v, (bool, int, float))]
+        if values and len(values) >= len([s for s in samples if key in s.extra]):
+            m, e = mean_stderr(values)
+            out[f"{key},none"], out[f"{key}_stderr,none"] = m, e
+    return out
+
+
+def build_results(
+    benchmark: str,
+    metric: str,
+    samples: list[ScoredSample],
+    n_original: int,
+    version: float,
+    task_config: dict[str, Any],
+    run_config: dict[str, Any],
+) -> dict[str, Any]:
+    """The results.json document for one benchmark (lm-eval-compatible keys)."""
+    metrics = aggregate(metric, samples)
+    return {
+        "results": {benchmark: {"alias": benchmark, **metrics}},
+        "versions": {benchmark: version},
+        "n-samples": {benchmark: {"original": n_original, "effective": len(samples)}},
+        "higher_is_better": {benchmark: {k.split(",")[0]: True for k in metrics if "_stderr" not in k}},
+        "configs": {benchmark: task_config},
+        "config": run_config,
+        "metric": metric,
+    }
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "N/A"  # lm-eval writes N/A for an undefined stderr
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_results(path: Path, results: dict[str, Any]) -> None:
+    """Write ``results.json`` atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(_json_safe(results), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    """Load a results.json."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def headline(results: dict[str, Any]) -> tuple[str, str, float, Any, int]:
+    """(benchmark, metric, value, stderr, n) from a results.json document."""
+    (bench, values), = results["results"].items()
+    metric = results.get("metric") or next(k.split(",")[0] for k in values if k != "alias" and "_stderr" not in k)
+    n = results["n-samples"][bench]["effective"]
+    return bench, metric, values[f"{metric},none"], values.get(f"{metric}_stderr,none"), n

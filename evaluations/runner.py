@@ -1,0 +1,328 @@
+"""Evaluation orchestration: model x benchmarks -> ``<out>/<label>/<benchmark>/`` files.
+
+Resumable by construction: samples are appended chunk by chunk; a restarted evaluation
+reads ``samples.jsonl``, skips the doc ids already there and writes ``results.json`` only
+when every document is scored. Three entry points share :func:`evaluate_benchmark`:
+a model (:func:`evaluate_model`), re-scoring predictions made elsewhere
+(:func:`score_predictions`) and every checkpoint of a training run (:func:`evaluate_run`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from evaluations import registry
+from evaluations.base import Benchmark, PromptStyle, ScoredSample
+from evaluations.results import (
+    RESULTS_FILE,
+    SAMPLES_FILE,
+    append_samples,
+    build_results,
+    read_results,
+    read_samples,
+    write_results,
+)
+
+CONFIG_FILE = ".task_config.json"
+Generate = Callable[[Benchmark, list[dict[str, Any]]], list[ScoredSample]]
+OnResult = Callable[[Path, dict[str, Any]], None]
+
+
+def safe_label(text: str) -> str:
+    """A folder name for a model spec / checkpoint (path separators and oddities -> '_')."""
+    label = re.sub(r"[^A-Za-z0-9._+-]+", "_", str(text).strip("/")).strip("_")
+    return label or "model"
+
+
+def model_label(spec: str) -> str:
+    """Output folder name for a model spec: a local dir's name, else the spec itself."""
+    path = Path(spec)
+    return safe_label(path.name if path.is_dir() else spec)
+
+
+def task_config(bench: Benchmark, style: PromptStyle, data_dir: Path, limit: int | None, gen: dict[str, Any]) -> dict[str, Any]:
+    """What defines a benchmark's outputs; a resume with a different one is refused."""
+    return {
+        "task": bench.name,
+        "metric": bench.metric,
+        "kind": bench.kind,
+        "prompt_style": style,
+        "data_dir": str(Path(data_dir).resolve()),
+        "expected_files": bench.expected_files,
+        "limit": limit,
+        "generation_kwargs": gen,
+    }
+
+
+def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
+    path = out_dir / CONFIG_FILE
+    if path.is_file():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        changed = {k for k in set(old) | set(config) if old.get(k) != config.get(k) and k not in ("limit", "data_dir")}
+        if changed:
+            raise ValueError(
+                f"{out_dir}: existing outputs were made with a different setting ({', '.join(sorted(changed))}); "
+                "use another --out or delete that folder"
+            )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, indent=2, sort_keys=True, default=str), encoding="utf-8")
+
+
+def evaluate_benchmark(
+    bench: Benchmark,
+    docs: list[dict[str, Any]],
+    out_dir: Path,
+    generate: Generate,
+    config: dict[str, Any],
+    run_config: dict[str, Any],
+    chunk_size: int = 16,
+) -> dict[str, Any]:
+    """Score ``docs`` of ``bench`` into ``out_dir`` (resuming), then write results.json."""
+    out_dir = Path(out_dir)
+    _check_config(out_dir, config)
+    samples_path = out_dir / SAMPLES_FILE
+    wanted = {d["doc_id"] for d in docs}
+    done = {s.doc_id: s for s in read_samples(samples_path) if s.doc_id in wanted}
+    pending = [d for d in docs if d["doc_id"] not in done]
+    if pending:
+        bar = tqdm(total=len(docs), initial=len(done), desc=f"{bench.name}", unit="item", leave=False)
+        for start in range(0, len(pending), chunk_size):
+            chunk = pending[start : start + chunk_size]
+            scored = generate(bench, chunk)
+            append_samples(samples_path, scored)
+            done.update((s.doc_id, s) for s in scored)
+            bar.update(len(chunk))
+        bar.close()
+    ordered = [done[d["doc_id"]] for d in docs]
+    results = build_results(
+        bench.name, bench.metric, ordered, len(docs), float(getattr(bench, "version", 1.0)), config, run_config
+    )
+    write_results(out_dir / RESULTS_FILE, results)
+    return results
+
+
+def _engine_generate(engine: Any, style: PromptStyle) -> Generate:
+    return lambda bench, chunk: engine.run(bench, chunk, style)
+
+
+def evaluate_model(
+    model: str,
+    benchmarks: list[str],
+    data_dir: Path,
+    out: Path,
+    limit: int | None = None,
+    style: PromptStyle = "paper",
+    backend: str = "hf",
+    batch_size: int = 8,
+    max_gen_toks: int | None = None,
+    chunk_size: int = 16,
+    label: str | None = None,
+    on_result: OnResult | None = None,
+    engine: Any = None,
+) -> dict[str, dict[str, Any]]:
+    """Evaluate ``model`` (a spec for ``fusion.models.resolve_model``) on ``benchmarks``.
+
+    Outputs go to ``out/<label>/<benchmark>/``. The model is loaded only if some
+    benchmark still has unscored documents. Returns ``{benchmark: results}``.
+    """
+    benches = [registry.get(name) for name in benchmarks]
+    all_docs = {b.name: b.docs(Path(data_dir), limit) for b in benches}  # fail fast on bad data
+    root = Path(out) / (label or model_label(model))
+    results: dict[str, dict[str, Any]] = {}
+    for bench in benches:
+        out_dir = root / bench.name
+        docs = all_docs[bench.name]
+        gen = bench.generation_kwargs(style)
+        if max_gen_toks is not None:
+            gen = {**gen, "max_gen_toks": min(gen.get("max_gen_toks", max_gen_toks), max_gen_toks)}
+        config = task_config(bench, style, Path(data_dir), limit, gen)
+        done_ids = {s.doc_id for s in read_samples(out_dir / SAMPLES_FILE)}
+        if engine is None and any(d["doc_id"] not in done_ids for d in docs):
+            engine = _load_engine(model, backend, batch_size, max_gen_toks)
+        # Only the request goes in: identical whether or not a resume had to load the model.
+        run_config = {
+            "model": model,
+            "backend": backend,
+            "batch_size": batch_size,
+            "limit": limit,
+            "max_gen_toks": max_gen_toks,
+        }
+        results[bench.name] = evaluate_benchmark(
+            bench, docs, out_dir, _engine_generate(engine, style), config, run_config, chunk_size
+        )
+        if on_result:
+            on_result(out_dir, results[bench.name])
+    return results
+
+
+def _load_engine(model: str, backend: str, batch_size: int, max_gen_toks: int | None) -> Any:
+    from evaluations.engines.lm_eval_engine import LMEvalEngine
+
+    try:
+        from fusion.models import resolve_model
+    except ImportError:  # fusion's model resolution absent: accept local folders only
+        resolve_model = Path  # type: ignore[assignment]
+    path = resolve_model(model)
+    return LMEvalEngine(path, backend=backend, batch_size=batch_size, max_gen_toks=max_gen_toks)
+
+
+def read_predictions(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """``(line number, {benchmark, doc_id, output})`` rows; a bad line raises ``file:line: what``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: predictions file not found")
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}:{lineno}: expected a JSON object {{benchmark, doc_id, output}}")
+        missing = [k for k in ("benchmark", "doc_id", "output") if k not in row]
+        if missing:
+            raise ValueError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}; expected {{benchmark, doc_id, output}}")
+        if not isinstance(row["output"], str):
+            raise ValueError(f"{path}:{lineno}: 'output' must be a string")
+        row["doc_id"] = str(row["doc_id"])
+        rows.append((lineno, row))
+    if not rows:
+        raise ValueError(f"{path}: no predictions")
+    return rows
+
+
+def score_predictions(
+    predictions: Path,
+    data_dir: Path,
+    out: Path,
+    style: PromptStyle = "paper",
+    label: str | None = None,
+    on_result: OnResult | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Re-score generations made elsewhere with the same scoring code as live runs.
+
+    Every (benchmark, doc_id) must exist in the data; the results cover exactly the
+    predicted documents. Outputs: ``out/<label or predictions-stem>/<benchmark>/``.
+    """
+    rows = read_predictions(Path(predictions))
+    by_bench: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for lineno, row in rows:
+        try:
+            name = registry.resolve(row["benchmark"])[0]
+        except ValueError as exc:
+            raise ValueError(f"{predictions}:{lineno}: {exc}") from exc
+        by_bench.setdefault(name, []).append((lineno, row))
+    root = Path(out) / (label or safe_label(f"predictions-{Path(predictions).stem}"))
+    results = {}
+    for name, items in by_bench.items():
+        bench = registry.get(name)
+        index = {d["doc_id"]: d for d in bench.docs(Path(data_dir))}
+        docs, outputs, seen = [], {}, set()
+        for lineno, row in items:
+            if row["doc_id"] not in index:
+                raise ValueError(f"{predictions}:{lineno}: {name} has no doc_id {row['doc_id']!r}")
+            if row["doc_id"] in seen:
+                raise ValueError(f"{predictions}:{lineno}: duplicate prediction for {name} {row['doc_id']!r}")
+            seen.add(row["doc_id"])
+            docs.append(index[row["doc_id"]])
+            outputs[row["doc_id"]] = row["output"]
+
+        def generate(b: Benchmark, chunk: list[dict[str, Any]]) -> list[ScoredSample]:
+            scored = b.score_batch(chunk, [outputs[d["doc_id"]] for d in chunk])
+            for doc, sample in zip(chunk, scored):
+                sample.prompt = b.prompt(doc, style)
+            return scored
+
+        config = task_config(bench, style, Path(data_dir), None, {"source": "predictions"})
+        run_config = {"model": f"predictions:{Path(predictions).name}", "backend": "predictions"}
+        chunk = len(docs) if bench.kind == "code" else 2048  # code: one sandboxed batch
+        results[name] = evaluate_benchmark(bench, docs, root / name, generate, config, run_config, chunk)
+        if on_result:
+            on_result(root / name, results[name])
+    return results
+
+
+def checkpoint_step(path: Path) -> int:
+    """Step number of a ``step-N`` / ``checkpoint-N`` folder (-1 when it has none)."""
+    m = re.search(r"(\d+)$", Path(path).name)
+    return int(m.group(1)) if m else -1
+
+
+def ready_checkpoints(run_dir: Path) -> list[Path]:
+    """Checkpoints of a run that are complete, ordered by step.
+
+    A checkpoint is complete when the trainer queued it in ``eval_queue.jsonl`` (written
+    after saving), or when its folder holds config.json and safetensors weights.
+    """
+    run_dir = Path(run_dir)
+    found: dict[Path, int] = {}
+    queue = run_dir / "eval_queue.jsonl"
+    if queue.is_file():
+        for lineno, line in enumerate(queue.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                path = Path(item["checkpoint"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                if lineno == len(queue.read_text(encoding="utf-8").splitlines()):
+                    continue  # a line being written right now
+                raise ValueError(f"{queue}:{lineno}: expected {{\"checkpoint\": PATH, \"step\": N}}")
+            if not path.is_absolute():
+                path = run_dir / path
+            found[path.resolve()] = int(item.get("step", checkpoint_step(path)))
+    ckpt_root = run_dir / "checkpoints"
+    if ckpt_root.is_dir():
+        for child in ckpt_root.iterdir():
+            if child.is_dir() and (child / "config.json").is_file() and any(child.glob("*.safetensors")):
+                found.setdefault(child.resolve(), checkpoint_step(child))
+    return [p for p, _ in sorted(found.items(), key=lambda kv: (kv[1], str(kv[0])))]
+
+
+def evaluate_run(
+    run_dir: Path,
+    benchmarks: list[str],
+    data_dir: Path,
+    watch: bool = False,
+    poll_seconds: float = 10.0,
+    idle_exit_seconds: float | None = None,
+    on_result: OnResult | None = None,
+    **model_kwargs: Any,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Evaluate every checkpoint of ``run_dir`` into ``run_dir/evals/<checkpoint>/``.
+
+    With ``watch``, keep polling for new checkpoints; stop after ``idle_exit_seconds``
+    without a new one (None: run until interrupted). Returns ``{checkpoint: results}``.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: run directory not found")
+    finished: dict[str, dict[str, dict[str, Any]]] = {}
+    last_new = time.monotonic()
+    while True:
+        for ckpt in ready_checkpoints(run_dir):
+            if ckpt.name in finished:
+                continue
+            finished[ckpt.name] = evaluate_model(
+                str(ckpt), benchmarks, data_dir, run_dir / "evals", label=ckpt.name, on_result=on_result, **model_kwargs
+            )
+            last_new = time.monotonic()
+        if not watch:
+            return finished
+        if idle_exit_seconds is not None and time.monotonic() - last_new > idle_exit_seconds:
+            return finished
+        time.sleep(poll_seconds)
+
+
+def load_outputs(root: Path) -> dict[str, dict[str, Any]]:
+    """``{benchmark: results}`` for every ``<root>/<benchmark>/results.json``."""
+    return {p.parent.name: read_results(p) for p in sorted(Path(root).glob(f"*/{RESULTS_FILE}"))}

@@ -1,6 +1,263 @@
-"""placeholder"""
+"""Graph inspector: one example, two models, k — co-activation heatmaps of the top nodes
+with token labels, sorted-degree curves, the exact GW coupling, exact vs approximate values.
+
+Recomputed on the fly (small inputs: a few response tokens, small k). Model outputs are
+cached with ``st.cache_resource`` (one forward pass per model, example and k), the
+inspection with ``st.cache_data``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
 import streamlit as st
+
+from workbench.app import data
+from workbench.app.inspect_graphs import (GraphView, Inspection, example_from_dict, inspect_pair,
+                                          sorted_degree_curve)
+from workbench.app.readers import checkpoint_table
+from workbench.app.root import current_root
+from workbench.app.widgets import load_or_error
+
+#: Model specs always offered (tiny-random ones load in a second; built-ins are the real
+#: SmolLM2-135M-Instruct / Gemma-3-270M of the paper's setting).
+BASE_MODELS = ["tiny-random-llama", "tiny-random-gemma3", "smollm2-135m-instruct", "gemma3-270m"]
+CUSTOM = "custom spec…"
+
+
+@st.cache_resource(max_entries=8, show_spinner="Running the model on the example…")
+def model_outputs(spec: str, template: str | None, example_json: str, k: int, value: str,
+                  max_response_tokens: int) -> Any:
+    """One model's top-k on one example (``workbench.diagnostics.model_topk``), cached."""
+    from workbench.diagnostics import GraphOptions, ModelRef, model_topk
+
+    example = example_from_dict(json.loads(example_json))
+    options = GraphOptions(k=k, value=value)
+    return model_topk(ModelRef(name=spec, spec=spec, template=template), [example], options,
+                      max_response_tokens=max_response_tokens, progress=False)
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing graphs and GW…")
+def inspection(pivot: tuple[str, str | None], source: tuple[str, str | None], example_json: str, k: int,
+               value: str, nodes: str, normalize: str, weights: str, max_response_tokens: int,
+               restarts: int) -> Inspection:
+    """The cached :func:`inspect_pair` for one choice of every parameter."""
+    from workbench.diagnostics import GraphOptions
+
+    options = GraphOptions(k=k, value=value, nodes=nodes, normalize=normalize, weights=weights)
+    example_id = str(json.loads(example_json)["id"])
+    pout = model_outputs(*pivot, example_json, k, value, max_response_tokens)
+    sout = model_outputs(*source, example_json, k, value, max_response_tokens)
+    return inspect_pair(pout, sout, example_id, options, restarts=restarts)
+
+
+@st.cache_data(show_spinner=False)
+def demo_examples() -> list[dict[str, Any]]:
+    """The built-in demo examples (``fusion.demo_data``)."""
+    from fusion.demo_data import demo_examples as make
+
+    return make(n=32, seed=0)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def data_file_examples(path: str, stamp: float) -> list[dict[str, Any]]:
+    """Examples of a training JSONL (validated by ``fusion.data.load_examples``)."""
+    from fusion.data import load_examples
+
+    return [{"id": e.id, "prompt": e.prompt, "response": e.response} for e in load_examples(path)]
+
+
+def run_choices(root: Path) -> tuple[dict[str, tuple[str, str | None]], list[Path], dict[str, str | None]]:
+    """Models and data files the runs under ``root`` name: their pivot, sources and
+    checkpoints (label -> (spec, chat template)); the training data files found; and the
+    first run's pivot/source labels as defaults."""
+    inv = data.inventory(str(root))
+    models: dict[str, tuple[str, str | None]] = {}
+    files: list[Path] = []
+    defaults: dict[str, str | None] = {"pivot": None, "source": None}
+    for run in inv.runs:
+        if not (run / "config.yaml").is_file():
+            continue
+        try:
+            _, cfg = data.config(run / "config.yaml")
+        except (ValueError, OSError):
+            continue  # the Runs page shows the error for this file
+        pivot = cfg.get("pivot") or {}
+        if pivot.get("model"):
+            models.setdefault(str(pivot["model"]), (str(pivot["model"]), pivot.get("chat_template")))
+            defaults["pivot"] = defaults["pivot"] or str(pivot["model"])
+        for source in cfg.get("sources") or []:
+            if isinstance(source, dict) and source.get("model"):
+                models.setdefault(str(source["model"]), (str(source["model"]), source.get("chat_template")))
+                defaults["source"] = defaults["source"] or str(source["model"])
+        for row in checkpoint_table(run).itertuples():
+            if row.complete:
+                models[f"{inv.label(run)}/{row.checkpoint}"] = (row.path, pivot.get("chat_template"))
+        data_path = (cfg.get("data") or {}).get("path")
+        if data_path:
+            # Relative data paths are relative to where `workbench fuse` ran: try the usual places.
+            for base in (Path.cwd(), root, run, run.parent):
+                candidate = (base / data_path) if not Path(data_path).is_absolute() else Path(data_path)
+                if candidate.is_file() and candidate.resolve() not in [f.resolve() for f in files]:
+                    files.append(candidate)
+                    break
+    return models, files, defaults
+
+
+def pick_model(label: str, options: dict[str, tuple[str, str | None]], default: str, key: str) -> tuple[str, str | None]:
+    """A model selectbox (with a free-text spec) returning (spec, chat template)."""
+    names = list(options) + [CUSTOM]
+    choice = st.selectbox(label, names, index=names.index(default) if default in names else 0, key=key)
+    if choice == CUSTOM:
+        spec = st.text_input(f"{label} spec", value="tiny-random-qwen2", key=f"{key}-spec",
+                             help="built-in name, tiny-random-<family>[?key=value], local folder or checkpoint")
+        return spec, None
+    return options[choice]
+
+
+def pick_example(files: list[Path]) -> dict[str, Any] | None:
+    """Choose an example from the demo set, a run's training data, or typed text."""
+    sources = ["demo examples"] + [f"data: {f}" for f in files] + ["custom text"]
+    where = st.selectbox("Example from", sources, key="gi-example-source")
+    if where == "custom text":
+        prompt = st.text_area("Prompt", value="What is the capital of France?", key="gi-prompt")
+        response = st.text_area("Response", value="The capital of France is Paris.", key="gi-response")
+        return {"id": "custom", "prompt": prompt, "response": response} if prompt and response else None
+    if where == "demo examples":
+        examples = demo_examples()
+    else:
+        path = files[sources.index(where) - 1]
+        examples = load_or_error(data_file_examples, str(path), path.stat().st_mtime)
+        if not examples:
+            return None
+    ids = [e["id"] for e in examples]
+    chosen = st.selectbox("Example", ids, key="gi-example")
+    return examples[ids.index(chosen)]
 
 
 def render() -> None:
-    st.title("graph_inspector")
+    """The graph inspector page."""
+    st.title("Graph inspector")
+    st.caption("Co-activation graph C = ZₖᵀZₖ of each model's response (DESIGN §2.2); "
+               "GW = Σ (C_ik − D_jl)² T_ij T_kl, POT square loss (no ½, no square root).")
+    root = current_root()
+    run_models, files, defaults = ({}, [], {"pivot": None, "source": None})
+    if root.is_dir():
+        run_models, files, defaults = run_choices(root)
+    models = dict(run_models)
+    for name in BASE_MODELS:
+        models.setdefault(name, (name, None))
+
+    left, right = st.columns([1, 2])
+    with left:
+        example = pick_example(files)
+        pivot = pick_model("Pivot model", models, defaults["pivot"] or "tiny-random-llama", "gi-pivot")
+        source = pick_model("Source model", models, defaults["source"] or "tiny-random-gemma3", "gi-source")
+        k = st.slider("k (top-k per position)", 2, 32, 8, key="gi-k")
+        max_tokens = st.slider("Response tokens used", 2, 64, 16, key="gi-tokens",
+                               help="Small inputs keep exact GW interactive (n ≤ tokens × k nodes).")
+        with st.expander("Graph options"):
+            value = st.selectbox("value", ["prob", "logit", "zscore"], key="gi-value")
+            nodes = st.selectbox("nodes", ["vocab", "rank"], key="gi-nodes")
+            normalize = st.selectbox("normalize", ["total", "row", "none"], key="gi-normalize")
+            weights = st.selectbox("node weights", ["uniform", "mass"], key="gi-weights")
+            restarts = st.slider("exact GW random starts", 0, 8, 2, key="gi-restarts")
+        top = st.slider("Top nodes shown", 5, 60, 20, key="gi-top")
+    if example is None:
+        right.info("Type a prompt and a response (or pick an example).")
+        return
+    example_json = json.dumps(example, sort_keys=True)
+    try:
+        result = inspection(pivot, source, example_json, k, value, nodes, normalize, weights, max_tokens, restarts)
+    except (ValueError, OSError, KeyError) as exc:
+        right.error(f"Could not inspect this example: {exc}")
+        return
+    with right:
+        show_values(result)
+    tabs = st.tabs(["Heatmaps", "Sorted degrees", "GW coupling", "Top nodes"])
+    with tabs[0]:
+        c1, c2 = st.columns(2)
+        with c1:
+            st.subheader(f"Pivot · {result.pivot.name}")
+            st.altair_chart(heatmap(result.pivot, top), width="stretch")
+        with c2:
+            st.subheader(f"Source · {result.source.name}")
+            st.altair_chart(heatmap(result.source, top), width="stretch")
+    with tabs[1]:
+        st.altair_chart(degree_curves(result), width="stretch")
+        st.caption("ĝ_p is the W_p^p distance between these two quantile functions (DESIGN §2.4).")
+    with tabs[2]:
+        st.altair_chart(coupling_chart(result, top), width="stretch")
+        st.caption("Exact GW coupling T restricted to the top nodes of each graph (rows: pivot, columns: source).")
+    with tabs[3]:
+        c1, c2 = st.columns(2)
+        c1.dataframe(node_table(result.pivot, top), hide_index=True, key="gi-nodes-pivot")
+        c2.dataframe(node_table(result.source, top), hide_index=True, key="gi-nodes-source")
+
+
+def show_values(result: Inspection) -> None:
+    """Exact vs approximate values as metrics plus the full table."""
+    v = result.values
+    cols = st.columns(4)
+    cols[0].metric("exact GW", f"{v['exact GW']:.4g}", help=f"{v['exact GW method']}, gap {v['exact GW gap']:.2g}")
+    cols[1].metric("ĝ₂ (sorting)", f"{v['ĝ₂ (sorting, degree)']:.4g}")
+    cols[2].metric("upper bound", f"{v['upper bound ĝ₂ + 2(V_C+V_D)']:.4g}")
+    cols[3].metric("WD", f"{v['WD (offset alignment)']:.4g}")
+    table = pd.DataFrame({"quantity": list(v), "value": [str(x) if isinstance(x, str) else f"{x:.6g}" for x in v.values()]})
+    st.dataframe(table, hide_index=True, key="gi-values")
+
+
+def _restricted(view: GraphView, top: int) -> pd.DataFrame:
+    idx = view.top(top)
+    labels = [view.labels[i] for i in idx]
+    sub = view.matrix[np.ix_(idx, idx)]
+    rows, cols = np.meshgrid(np.arange(len(idx)), np.arange(len(idx)), indexing="ij")
+    return pd.DataFrame({"row": [labels[i] for i in rows.ravel()], "col": [labels[j] for j in cols.ravel()],
+                         "value": sub.ravel()}), labels
+
+
+def heatmap(view: GraphView, top: int) -> alt.Chart:
+    """Heatmap of the co-activation graph restricted to its ``top`` nodes by degree."""
+    frame, labels = _restricted(view, top)
+    return alt.Chart(frame).mark_rect().encode(
+        x=alt.X("col:N", sort=labels, title=None), y=alt.Y("row:N", sort=labels, title=None),
+        color=alt.Color("value:Q", scale=alt.Scale(scheme="viridis")), tooltip=["row", "col", "value"],
+    ).properties(height=420, title=f"top {len(labels)} of n = {view.n} nodes")
+
+
+def degree_curves(result: Inspection) -> alt.Chart:
+    """Sorted weighted degrees of pivot and source against cumulative node weight."""
+    frames = []
+    for role, view in (("pivot", result.pivot), ("source", result.source)):
+        mass, degree = sorted_degree_curve(view)
+        frames.append(pd.DataFrame({"cumulative weight": mass, "degree": degree, "model": f"{role}: {view.name}"}))
+    return alt.Chart(pd.concat(frames)).mark_line(interpolate="step-before", point=True).encode(
+        x="cumulative weight:Q", y=alt.Y("degree:Q", title="weighted degree s(i)"), color="model:N",
+    ).properties(height=360)
+
+
+def coupling_chart(result: Inspection, top: int) -> alt.Chart:
+    """The exact GW coupling between the top nodes of pivot (rows) and source (columns)."""
+    rows, cols = result.pivot.top(top), result.source.top(top)
+    sub = result.coupling[np.ix_(rows, cols)]
+    r_labels = [result.pivot.labels[i] for i in rows]
+    c_labels = [result.source.labels[j] for j in cols]
+    ri, cj = np.meshgrid(np.arange(len(rows)), np.arange(len(cols)), indexing="ij")
+    frame = pd.DataFrame({"pivot node": [r_labels[i] for i in ri.ravel()],
+                          "source node": [c_labels[j] for j in cj.ravel()], "mass": sub.ravel()})
+    return alt.Chart(frame).mark_rect().encode(
+        x=alt.X("source node:N", sort=c_labels), y=alt.Y("pivot node:N", sort=r_labels),
+        color=alt.Color("mass:Q", scale=alt.Scale(scheme="blues")), tooltip=["pivot node", "source node", "mass"],
+    ).properties(height=460)
+
+
+def node_table(view: GraphView, top: int) -> pd.DataFrame:
+    """The top nodes: token, weighted degree, node weight."""
+    idx = view.top(top)
+    return pd.DataFrame({"node": [view.labels[i] for i in idx], "degree": view.degrees[idx],
+                         "weight": view.weights[idx]})

@@ -1,6 +1,116 @@
-"""placeholder"""
+"""Leaderboard: models/checkpoints × the 11 benchmarks (with stderr), average, filters, CSV
+export, and a paired comparison (McNemar exact, bootstrap CI) of two rows."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
 import streamlit as st
+
+from workbench.app import data, evals
+from workbench.app.root import current_root
+from workbench.app.widgets import empty_state, load_or_error, paginate
+
+
+@st.cache_data(max_entries=64, show_spinner="Paired comparison…")
+def _compare(dir_a: str, dir_b: str, stamp: tuple) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    return evals.compare_models(dir_a, dir_b)
+
+
+def _stamp(rows: pd.DataFrame) -> tuple:
+    # Changes whenever a samples file of either model changes, so the cache stays right.
+    return tuple(sorted((p, os.stat(p).st_mtime_ns) for p in rows["samples"] if os.path.exists(p)))
 
 
 def render() -> None:
-    st.title("leaderboard")
+    """The Leaderboard page."""
+    st.title("Leaderboard")
+    root = current_root()
+    inv = load_or_error(data.inventory, str(root))
+    if inv is None:
+        return
+    if not inv.evals:
+        empty_state("evaluation results", root,
+                    f"workbench eval --model smollm2-135m-instruct --benchmarks all --limit 20 --out {root}/evals\n"
+                    f"workbench eval --run {root}/<run>      # every checkpoint of a fusion run")
+        return
+    rows, errors = evals.headline_rows(inv.evals, data.json_object)
+    for message in errors:
+        st.error(f"Skipped a results file: {message}")
+    if rows.empty:
+        return
+    st.caption("Scores in percent; ± is the standard error of the mean over items; the average "
+               "covers the benchmarks each model has among those shown.")
+    all_benchmarks = [b for b in evals.benchmark_order() if b in set(rows["benchmark"])]
+    all_benchmarks += sorted(set(rows["benchmark"]) - set(all_benchmarks))
+    c1, c2, c3 = st.columns([2, 3, 1])
+    text = c1.text_input("Filter models", key="lb-filter", placeholder="substring, e.g. step- or tiny")
+    chosen = c2.multiselect("Benchmarks", all_benchmarks, default=all_benchmarks, key="lb-benchmarks")
+    show_se = c3.checkbox("stderr", value=True, key="lb-stderr")
+    complete = c3.checkbox("complete only", value=False, key="lb-complete",
+                           help="only models evaluated on every chosen benchmark")
+    table = evals.leaderboard(rows, chosen, with_stderr=show_se)
+    if text:
+        table = table[table["model"].str.contains(text, case=False, regex=False)]
+    if complete:
+        table = table[table["benchmarks"] == len(chosen)]
+    table = table.sort_values("average", ascending=False, na_position="last").reset_index(drop=True)
+    event = st.dataframe(table, hide_index=True, key="lb-table", on_select="rerun", selection_mode="multi-row",
+                         column_config={c: st.column_config.NumberColumn(format="%.2f")
+                                        for c in table.columns if c not in ("model", "benchmarks")})
+    st.download_button("Download CSV", table.to_csv(index=False).encode("utf-8"), file_name="leaderboard.csv",
+                       mime="text/csv", key="lb-csv")
+
+    st.header("Paired comparison")
+    models = list(table["model"])
+    if len(models) < 2:
+        st.info("Two evaluated models are needed for a paired comparison.")
+        return
+    selected = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+    if len(selected) == 2:
+        default_a, default_b = models[selected[0]], models[selected[1]]
+    else:
+        st.caption("Select two rows in the table above, or pick them here.")
+        default_a, default_b = models[0], models[1]
+    c1, c2 = st.columns(2)
+    model_a = c1.selectbox("Model A", models, index=models.index(default_a), key="lb-a")
+    model_b = c2.selectbox("Model B", models, index=models.index(default_b), key="lb-b")
+    if model_a == model_b:
+        st.info("Pick two different models.")
+        return
+    paired(rows, model_a, model_b)
+
+
+def paired(rows: pd.DataFrame, model_a: str, model_b: str) -> None:
+    """McNemar / bootstrap table for A vs B and the per-item differences of one benchmark."""
+    dir_a = rows.loc[rows["model"] == model_a, "model_dir"].iloc[0]
+    dir_b = rows.loc[rows["model"] == model_b, "model_dir"].iloc[0]
+    both = rows[rows["model"].isin([model_a, model_b])]
+    result = load_or_error(_compare, dir_a, dir_b, _stamp(both))
+    if result is None:
+        return
+    table, missing = result
+    st.dataframe(table, hide_index=True, key="lb-paired", column_config={
+        "p_value": st.column_config.NumberColumn("McNemar p", format="%.4g"),
+        "diff": st.column_config.NumberColumn("B − A", format="%+.4f"),
+        "ci_low": st.column_config.NumberColumn("95% CI low", format="%+.4f"),
+        "ci_high": st.column_config.NumberColumn("95% CI high", format="%+.4f"),
+    })
+    st.caption("B − A with its paired-bootstrap 95% CI (2000 resamples, seed 0); McNemar's exact test on "
+               "the discordant items (solved = score ≥ 0.5); see `workbench compare`.")
+    for side, names in missing.items():
+        if names:
+            st.caption(f"Not compared ({side.replace('_', ' ')}): {', '.join(names)}")
+    bench = st.selectbox("Per-item differences on", list(table["benchmark"]), key="lb-item-bench")
+    path_a = rows[(rows["model"] == model_a) & (rows["benchmark"] == bench)]["samples"].iloc[0]
+    path_b = rows[(rows["model"] == model_b) & (rows["benchmark"] == bench)]["samples"].iloc[0]
+    samples_a = load_or_error(data.samples, path_a)
+    samples_b = load_or_error(data.samples, path_b)
+    if samples_a is None or samples_b is None:
+        return
+    items = evals.per_item(samples_a, samples_b)
+    only_diff = st.checkbox("Only items where A and B disagree", value=True, key="lb-only-diff")
+    if only_diff:
+        items = items[items["disagree"]]
+    paginate(items, key="lb-items", hide_index=True)

@@ -1,0 +1,97 @@
+"""Evaluation results for the leaderboard and samples pages (no Streamlit).
+
+Headline numbers come from :func:`evaluations.results.headline` and paired comparisons
+from :mod:`evaluations.compare` (McNemar exact, paired bootstrap): nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pandas as pd
+
+from workbench.app.discover import EvalResult
+
+#: An item counts as solved when its score is ≥ this (evaluations.compare's convention).
+SOLVED = 0.5
+
+
+def benchmark_order() -> list[str]:
+    """The paper's 11 benchmarks in the paper's order (the registry's)."""
+    from evaluations import registry
+
+    return registry.names()
+
+
+def _finite(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.nan
+
+
+def headline_rows(evals: Iterable[EvalResult], load: Callable[[Any], dict[str, Any]]) -> tuple[pd.DataFrame, list[str]]:
+    """One row per results.json: model, benchmark, metric, value, stderr (fractions), n.
+
+    ``load`` reads a JSON file (cached by the caller). A malformed file becomes one error
+    message (naming the file) in the second return value; the other files still count.
+    """
+    from evaluations.results import headline
+
+    rows, errors = [], []
+    for ev in evals:
+        try:
+            bench, metric, value, stderr, n = headline(load(ev.results))
+        except (ValueError, OSError) as exc:
+            errors.append(str(exc))
+            continue
+        except (KeyError, TypeError, StopIteration, AttributeError) as exc:
+            errors.append(f"{ev.results}: not an evaluation results file (missing or malformed "
+                          f"'results' / 'n-samples': {type(exc).__name__}: {exc})")
+            continue
+        rows.append({"model": ev.model, "benchmark": bench, "metric": metric, "value": _finite(value),
+                     "stderr": _finite(stderr), "n": n, "results": str(ev.results), "samples": str(ev.samples),
+                     "model_dir": str(ev.model_dir)})
+    columns = ["model", "benchmark", "metric", "value", "stderr", "n", "results", "samples", "model_dir"]
+    return pd.DataFrame(rows, columns=columns), errors
+
+
+def leaderboard(rows: pd.DataFrame, benchmarks: list[str], with_stderr: bool = True) -> pd.DataFrame:
+    """Models × benchmarks in percent (``<bench>`` and ``<bench> ±`` columns), in the
+    paper's order, plus ``average`` over the benchmarks each model has among those shown
+    and ``benchmarks`` (how many that is)."""
+    order = [b for b in benchmark_order() if b in benchmarks] + sorted(set(benchmarks) - set(benchmark_order()))
+    sub = rows[rows["benchmark"].isin(order)]
+    if sub.empty:
+        return pd.DataFrame(columns=["model", *order, "average", "benchmarks"])
+    value = sub.pivot_table(index="model", columns="benchmark", values="value", aggfunc="first") * 100
+    value = value.reindex(columns=[b for b in order if b in value.columns])
+    table = pd.DataFrame(index=value.index)
+    stderr = sub.pivot_table(index="model", columns="benchmark", values="stderr", aggfunc="first", dropna=False) * 100
+    for bench in value.columns:
+        table[bench] = value[bench]
+        if with_stderr:
+            table[f"{bench} ±"] = stderr[bench] if bench in stderr.columns else math.nan
+    table["average"] = value.mean(axis=1, skipna=True)
+    table["benchmarks"] = value.notna().sum(axis=1)
+    return table.reset_index()
+
+
+def compare_models(dir_a: str, dir_b: str, n_boot: int = 2000, seed: int = 0) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Paired comparison of two model folders (``evaluations.compare.compare_dirs``)."""
+    from pathlib import Path
+
+    from evaluations.compare import compare_dirs
+
+    results, missing = compare_dirs(Path(dir_a), Path(dir_b), n_boot=n_boot, seed=seed)
+    return pd.DataFrame([r.as_dict() for r in results]), missing
+
+
+def per_item(samples_a: pd.DataFrame, samples_b: pd.DataFrame) -> pd.DataFrame:
+    """Items of one benchmark paired on ``doc_id``: both scores, B − A, whether the two
+    disagree (one solved, the other not), and both extracted answers and outputs."""
+    cols = ["doc_id", "score", "extracted", "output"]
+    merged = samples_a[cols + ["gold"]].merge(samples_b[cols], on="doc_id", suffixes=(" A", " B"))
+    merged["B − A"] = merged["score B"] - merged["score A"]
+    merged["disagree"] = (merged["score A"] >= SOLVED) != (merged["score B"] >= SOLVED)
+    return merged[["doc_id", "score A", "score B", "B − A", "disagree", "gold", "extracted A", "extracted B",
+                   "output A", "output B"]]

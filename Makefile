@@ -17,7 +17,7 @@ export TOKENIZERS_PARALLELISM := false
 DATA_DIR ?= ../shared/benchmarks
 export NLTK_DATA ?= $(abspath ../shared/nltk_data)
 
-.PHONY: setup models test demo bench clean
+.PHONY: setup models browser test demo bench clean
 
 setup: $(STAMP)
 
@@ -36,7 +36,13 @@ $(STAMP): pyproject.toml Makefile
 models: setup
 	$(VENV)/bin/workbench models prepare smollm2-135m-instruct gemma3-270m
 
-test: setup models
+# Headless Chromium (Debian package) for the app's end-to-end test; Playwright drives it
+# through executable_path, so `playwright install` is never needed.
+browser:
+	@test -x /usr/bin/chromium || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y chromium || \
+		{ $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update && $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y chromium; }; }
+
+test: setup models browser
 	$(PY) -m pytest -q
 
 demo: setup models

@@ -23,6 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-n", type=int, default=40, help="largest graph size of the larger pairs")
     parser.add_argument("--restarts", type=int, default=8, help="random starts of the exact solver")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--real", action="store_true",
+                        help="add a 'real' family: co-activation graphs of --pivot and --source on --data (first --pairs examples)")
+    parser.add_argument("--pivot", default="smollm2-135m-instruct", help="--real: pivot model spec")
+    parser.add_argument("--source", default="gemma3-270m", help="--real: source model spec")
+    parser.add_argument("--data", type=Path, help="--real: JSONL examples (default: the demo data set)")
     parser.set_defaults(func=run)
 
 
@@ -31,8 +36,13 @@ def run(args: argparse.Namespace) -> int:
     from workbench.bounds import run_report
 
     families = [f.strip() for f in args.families.split(",") if f.strip()]
+    extra = []
+    if args.real:
+        from workbench.real_graphs import real_graph_pairs_from_cli
+
+        extra = real_graph_pairs_from_cli(args.pivot, args.source, args.data, args.pairs)
     df, summary = run_report(args.out, families=families, pairs_per_family=args.pairs, seed=args.seed,
-                             restarts=args.restarts, max_n=args.max_n)
+                             restarts=args.restarts, max_n=args.max_n, extra_pairs=extra)
     print_summary(summary)
     print(f"\n{len(df)} graph pairs; outputs in {args.out.resolve()}: pairs.csv, summary.csv, summary.json, bounds.png")
     return 0

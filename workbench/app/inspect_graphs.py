@@ -30,11 +30,17 @@ class GraphView:
     labels: list[str]
     ranking: np.ndarray
     response_tokens: int
+    total_nodes: int | None = None  # size of the whole graph when ``matrix`` is a restriction
 
     @property
     def n(self) -> int:
-        """Number of nodes."""
+        """Number of nodes held here."""
         return int(self.matrix.shape[0])
+
+    @property
+    def graph_size(self) -> int:
+        """Number of nodes of the whole graph."""
+        return int(self.total_nodes) if self.total_nodes is not None else self.n
 
     def top(self, count: int) -> np.ndarray:
         """Indices of the ``count`` nodes of largest degree."""
@@ -126,3 +132,45 @@ def sorted_degree_curve(view: GraphView) -> tuple[np.ndarray, np.ndarray]:
     compares: degrees sorted descending against cumulative node weight in (0, 1]."""
     order = np.argsort(-view.degrees, kind="stable")
     return np.cumsum(view.weights[order]), view.degrees[order]
+
+
+def _export_side(payload: dict[str, Any], side: str, name: str, total: int | None) -> GraphView:
+    nodes = sorted((r for r in payload["nodes"] if r["side"] == side), key=lambda r: r["rank"])
+    size = len(nodes)
+    matrix = np.zeros((size, size))
+    for edge in payload["edges"]:
+        if edge["side"] == side:
+            matrix[int(edge["i_rank"]), int(edge["j_rank"])] = float(edge["value"])
+    return GraphView(
+        name=name,
+        matrix=matrix,
+        weights=np.array([float(r["weight"]) for r in nodes]),
+        degrees=np.array([float(r["degree"]) for r in nodes]),
+        labels=[f"{r['token']!r} #{int(r['token_id'])}" for r in nodes],
+        ranking=np.arange(size),
+        response_tokens=0,
+        total_nodes=total,
+    )
+
+
+def inspection_from_export(payload: dict[str, Any], row: dict[str, Any] | None = None) -> Inspection:
+    """An :class:`Inspection` of one pair exported by ``workbench diagnose`` (graphs
+    restricted to their top nodes, exact-GW coupling between them); ``row`` is the pair's
+    line of the diagnostics ``examples`` table, for the values the export does not carry."""
+    for key in ("nodes", "edges", "coupling", "checkpoint", "source", "example_id"):
+        if key not in payload:
+            raise ValueError(f"graph export lacks {key!r}")
+    row = row or {}
+    pivot = _export_side(payload, "pivot", f"{payload['checkpoint']} (pivot)", row.get("n"))
+    source = _export_side(payload, "source", str(payload["source"]), row.get("m"))
+    coupling = np.zeros((pivot.n, source.n))
+    for cell in payload["coupling"]:
+        coupling[int(cell["pivot_rank"]), int(cell["source_rank"])] = float(cell["mass"])
+    names = {"n": "n (pivot nodes)", "m": "m (source nodes)", "gw_exact": "exact GW", "gw_method": "exact GW method",
+             "gw_gap": "exact GW gap", "sort_degree_o2": "ĝ₂ (sorting, degree)", "sort_degree_o1": "ĝ₁ (sorting, degree)",
+             "paper_o1": "paper (sorted top degrees)", "lower": "lower bound ĝ₂",
+             "upper": "upper bound ĝ₂ + 2(V_C+V_D)", "wd": "WD (offset alignment)",
+             "aligned_fraction": "aligned fraction", "gw_entropic": "entropic GW", "time_exact_s": "exact GW seconds"}
+    merged = {**row, **{k: payload[k] for k in ("gw_exact", "sort_degree_o2", "wd") if k in payload}}
+    values = {label: merged[key] for key, label in names.items() if key in merged}
+    return Inspection(pivot=pivot, source=source, coupling=coupling, values=values)

@@ -19,7 +19,7 @@ import streamlit as st
 
 from workbench.app import data
 from workbench.app.inspect_graphs import (GraphView, Inspection, example_from_dict, inspect_pair,
-                                          sorted_degree_curve)
+                                          inspection_from_export, sorted_degree_curve)
 from workbench.app.readers import checkpoint_table
 from workbench.app.root import current_root
 from workbench.app.widgets import load_or_error
@@ -140,42 +140,91 @@ def pick_example(files: list[Path]) -> dict[str, Any] | None:
     return examples[ids.index(chosen)]
 
 
-def render() -> None:
-    """The graph inspector page."""
-    st.title("Graph inspector")
-    st.caption("Co-activation graph C = ZₖᵀZₖ of each model's response (DESIGN §2.2); "
-               "GW = Σ (C_ik − D_jl)² T_ij T_kl, POT square loss (no ½, no square root).")
-    root = current_root()
+@st.cache_data(max_entries=256, show_spinner=False)
+def _export(path: str, stamp: float, row_json: str) -> Inspection:
+    return inspection_from_export(data.json_object(Path(path)), json.loads(row_json) or None)
+
+
+def export_choices(root: Path) -> dict[str, tuple[Path, Path]]:
+    """Graph exports of every diagnostics folder: label -> (json file, diagnostics folder)."""
+    inv = data.inventory(str(root))
+    found = {}
+    for folder in inv.diagnostics:
+        for path in sorted((folder / "graphs").glob("*.json")):
+            found[f"{inv.label(folder)} · {path.stem}"] = (path, folder)
+    return found
+
+
+def exported(root: Path) -> Inspection | None:
+    """Pick a pair exported by ``workbench diagnose`` (real logits, precomputed)."""
+    choices = export_choices(root)
+    label = st.selectbox("Exported pair (diagnostics · checkpoint__source__example)", list(choices),
+                         key="gi-export")
+    path, folder = choices[label]
+    payload = load_or_error(data.json_object, path)
+    if payload is None:
+        return None
+    row: dict[str, Any] = {}
+    table = folder / "examples.parquet"
+    if table.is_file():
+        df = load_or_error(data.table, table)
+        if df is not None and {"checkpoint", "source", "example_id"} <= set(df.columns):
+            match = df[(df["checkpoint"].astype(str) == str(payload.get("checkpoint")))
+                       & (df["source"].astype(str) == str(payload.get("source")))
+                       & (df["example_id"].astype(str) == str(payload.get("example_id")))]
+            if len(match):
+                row = json.loads(match.iloc[0].to_json())
+    return load_or_error(_export, str(path), path.stat().st_mtime, json.dumps(row))
+
+
+def recomputed(root: Path) -> Inspection | None:
+    """Choose example, models and parameters; recompute everything on the fly."""
     run_models, files, defaults = ({}, [], {"pivot": None, "source": None})
     if root.is_dir():
         run_models, files, defaults = run_choices(root)
     models = dict(run_models)
     for name in BASE_MODELS:
         models.setdefault(name, (name, None))
-
-    left, right = st.columns([1, 2])
-    with left:
-        example = pick_example(files)
-        pivot = pick_model("Pivot model", models, defaults["pivot"] or "tiny-random-llama", "gi-pivot")
-        source = pick_model("Source model", models, defaults["source"] or "tiny-random-gemma3", "gi-source")
-        k = st.slider("k (top-k per position)", 2, 32, 8, key="gi-k")
-        max_tokens = st.slider("Response tokens used", 2, 64, 16, key="gi-tokens",
-                               help="Small inputs keep exact GW interactive (n ≤ tokens × k nodes).")
-        with st.expander("Graph options"):
-            value = st.selectbox("value", ["prob", "logit", "zscore"], key="gi-value")
-            nodes = st.selectbox("nodes", ["vocab", "rank"], key="gi-nodes")
-            normalize = st.selectbox("normalize", ["total", "row", "none"], key="gi-normalize")
-            weights = st.selectbox("node weights", ["uniform", "mass"], key="gi-weights")
-            restarts = st.slider("exact GW random starts", 0, 8, 2, key="gi-restarts")
-        top = st.slider("Top nodes shown", 5, 60, 20, key="gi-top")
+    example = pick_example(files)
+    pivot = pick_model("Pivot model", models, defaults["pivot"] or "tiny-random-llama", "gi-pivot")
+    source = pick_model("Source model", models, defaults["source"] or "tiny-random-gemma3", "gi-source")
+    k = st.slider("k (top-k per position)", 2, 32, 8, key="gi-k")
+    max_tokens = st.slider("Response tokens used", 2, 64, 16, key="gi-tokens",
+                           help="Small inputs keep exact GW interactive (n ≤ tokens × k nodes).")
+    with st.expander("Graph options"):
+        value = st.selectbox("value", ["prob", "logit", "zscore"], key="gi-value")
+        nodes = st.selectbox("nodes", ["vocab", "rank"], key="gi-nodes")
+        normalize = st.selectbox("normalize", ["total", "row", "none"], key="gi-normalize")
+        weights = st.selectbox("node weights", ["uniform", "mass"], key="gi-weights")
+        restarts = st.slider("exact GW random starts", 0, 8, 2, key="gi-restarts")
     if example is None:
-        right.info("Type a prompt and a response (or pick an example).")
-        return
+        st.info("Type a prompt and a response (or pick an example).")
+        return None
     example_json = json.dumps(example, sort_keys=True)
     try:
-        result = inspection(pivot, source, example_json, k, value, nodes, normalize, weights, max_tokens, restarts)
+        return inspection(pivot, source, example_json, k, value, nodes, normalize, weights, max_tokens, restarts)
     except (ValueError, OSError, KeyError) as exc:
-        right.error(f"Could not inspect this example: {exc}")
+        st.error(f"Could not inspect this example: {exc}")
+        return None
+
+
+def render() -> None:
+    """The graph inspector page."""
+    st.title("Graph inspector")
+    st.caption("Co-activation graph C = ZₖᵀZₖ of each model's response (DESIGN §2.2); "
+               "GW = Σ (C_ik − D_jl)² T_ij T_kl, POT square loss (no ½, no square root).")
+    root = current_root()
+    has_exports = root.is_dir() and bool(export_choices(root))
+    modes = (["exported by workbench diagnose"] if has_exports else []) + ["recompute on the fly"]
+    left, right = st.columns([1, 2])
+    with left:
+        mode = st.radio("Graphs", modes, key="gi-mode")
+        if not has_exports:
+            st.caption(f"No graph export under `{root}`; `workbench diagnose --checkpoints RUN --out "
+                       "RUN/diagnostics` writes one (real logits, every checkpoint).")
+        result = exported(root) if mode.startswith("exported") else recomputed(root)
+        top = st.slider("Top nodes shown", 5, 60, 20, key="gi-top")
+    if result is None:
         return
     with right:
         show_values(result)
@@ -190,7 +239,8 @@ def render() -> None:
             st.altair_chart(heatmap(result.source, top), width="stretch")
     with tabs[1]:
         st.altair_chart(degree_curves(result), width="stretch")
-        st.caption("ĝ_p is the W_p^p distance between these two quantile functions (DESIGN §2.4).")
+        st.caption("ĝ_p is the W_p^p distance between these two quantile functions (DESIGN §2.4); "
+                   "for an export only the top nodes are known, so the curves stop there.")
     with tabs[2]:
         st.altair_chart(coupling_chart(result, top), width="stretch")
         st.caption("Exact GW coupling T restricted to the top nodes of each graph (rows: pivot, columns: source).")
@@ -204,11 +254,13 @@ def show_values(result: Inspection) -> None:
     """Exact vs approximate values as metrics plus the full table."""
     v = result.values
     cols = st.columns(4)
-    cols[0].metric("exact GW", f"{v['exact GW']:.4g}", help=f"{v['exact GW method']}, gap {v['exact GW gap']:.2g}")
-    cols[1].metric("ĝ₂ (sorting)", f"{v['ĝ₂ (sorting, degree)']:.4g}")
-    cols[2].metric("upper bound", f"{v['upper bound ĝ₂ + 2(V_C+V_D)']:.4g}")
-    cols[3].metric("WD", f"{v['WD (offset alignment)']:.4g}")
-    table = pd.DataFrame({"quantity": list(v), "value": [str(x) if isinstance(x, str) else f"{x:.6g}" for x in v.values()]})
+    for col, (key, label) in zip(cols, [("exact GW", "exact GW"), ("ĝ₂ (sorting, degree)", "ĝ₂ (sorting)"),
+                                        ("upper bound ĝ₂ + 2(V_C+V_D)", "upper bound"),
+                                        ("WD (offset alignment)", "WD")]):
+        if isinstance(v.get(key), (int, float)):
+            col.metric(label, f"{v[key]:.4g}")
+    table = pd.DataFrame({"quantity": list(v), "value": [f"{x:.6g}" if isinstance(x, (int, float)) else str(x)
+                                                          for x in v.values()]})
     st.dataframe(table, hide_index=True, key="gi-values")
 
 
@@ -227,7 +279,7 @@ def heatmap(view: GraphView, top: int) -> alt.Chart:
     return alt.Chart(frame).mark_rect().encode(
         x=alt.X("col:N", sort=labels, title=None), y=alt.Y("row:N", sort=labels, title=None),
         color=alt.Color("value:Q", scale=alt.Scale(scheme="viridis")), tooltip=["row", "col", "value"],
-    ).properties(height=420, title=f"top {len(labels)} of n = {view.n} nodes")
+    ).properties(height=420, title=f"top {len(labels)} of n = {view.graph_size} nodes")
 
 
 def degree_curves(result: Inspection) -> alt.Chart:

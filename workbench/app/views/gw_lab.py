@@ -32,10 +32,12 @@ BOUND_COLUMNS = ["family", "pairs", "certified_exact", "median_gap", "lower_viol
 
 
 def diagnostics_tables(folder: Path) -> list[Path]:
-    """Per-example tables of a diagnostics folder (Parquet preferred over its CSV twin)."""
-    tables = sorted(folder.glob("*.parquet")) + sorted(folder.glob("*.csv"))
-    stems = {p.stem for p in tables if p.suffix == ".parquet"}
-    return [p for p in tables if p.suffix == ".parquet" or p.stem not in stems]
+    """The per-example table of a ``workbench diagnose`` folder (``examples``; Parquet
+    preferred over its CSV twin). Other tables there (summary, export) are not per pair."""
+    for name in ("examples.parquet", "examples.csv"):
+        if (folder / name).is_file():
+            return [folder / name]
+    return []
 
 
 def with_groups(df: pd.DataFrame) -> pd.DataFrame:
@@ -119,7 +121,7 @@ def render() -> None:
 def distributions(df: pd.DataFrame) -> None:
     """Medians and box plots of WD, exact GW and the approximations per group."""
     present = [q for q in QUANTITIES if q in df.columns]
-    long = df.melt(id_vars=["group"], value_vars=present, var_name="quantity", value_name="value")
+    long = df[["group", *present]].melt(id_vars=["group"], var_name="quantity", value_name="value")
     medians = long.groupby(["group", "quantity"], sort=False)["value"].median().unstack("quantity")
     st.subheader("Median per group")
     st.dataframe(medians[present], key="gwlab-medians")

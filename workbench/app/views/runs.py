@@ -104,7 +104,7 @@ def curves(metrics: pd.DataFrame) -> None:
         return
     chosen = st.multiselect("Loss terms", terms, default=terms, key="runs-terms")
     log = st.checkbox("Log scale", value=False, key="runs-log")
-    long = metrics.melt(id_vars=["step"], value_vars=chosen, var_name="term", value_name="value").dropna()
+    long = metrics[["step", *chosen]].melt(id_vars=["step"], var_name="term", value_name="value").dropna()
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
     chart = alt.Chart(long).mark_line(point=True).encode(
         x="step:Q", y=alt.Y("value:Q", scale=scale, title=None), color="term:N",

@@ -108,6 +108,16 @@ def test_extraction_shapes(he_docs):
     assert fenced_blocks("a\n```py\nx=1\n```\nb\n```\ny=2") == ["x=1", "y=2"]
 
 
+def test_generator_helpers_survive_extraction(mbpp, mbpp_docs):
+    """EvalPlus's sanitizer drops functions without ``return`` (generators); the
+    extractor restores those the entry point uses (MBPP/630's canonical solution)."""
+    doc = next(d for d in mbpp_docs if d["doc_id"] == "Mbpp/630")
+    code = mbpp.extract(doc, mbpp.gold_output(doc))
+    namespace: dict = {}
+    exec(compile(code, "<extracted>", "exec"), namespace)  # trusted: the dataset's own code
+    assert namespace["get_coordinates"]((3, 4))[:2] == [[2, 3], [2, 4]]
+
+
 # ------------------------------------------------------------------------- oracle
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["humaneval", "mbpp"])

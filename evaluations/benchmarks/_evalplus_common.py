@@ -61,6 +61,41 @@ def _import_lines(prompt: str) -> list[str]:
     ]
 
 
+def _restore_dropped_definitions(code: str, sources: list[str]) -> str:
+    """Put back top-level functions/classes that ``code`` uses but the sanitizer dropped.
+
+    EvalPlus's sanitizer keeps only functions containing a ``return`` statement, so a
+    generator helper (``yield`` only) disappears and the entry point then fails with a
+    NameError (the canonical solution of MBPP/630 is such a case). Definitions are taken
+    from the first source that parses, following references until closed.
+    """
+    try:
+        kept = ast.parse(code)
+    except SyntaxError:
+        return code
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        available = {
+            node.name: node for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        }
+        defined = {n.name for n in kept.body
+                   if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+        restored: list[str] = []
+        frontier = [kept]
+        while frontier:
+            used = {n.id for node in frontier for n in ast.walk(node) if isinstance(n, ast.Name)}
+            missing = [name for name in sorted(used) if name in available and name not in defined]
+            defined.update(missing)
+            frontier = [available[name] for name in missing]
+            restored += [ast.get_source_segment(source, available[name]) or "" for name in missing]
+        return "\n".join(restored + [code]) if restored else code
+    return code
+
+
 def extract_solution(output: str, prompt: str, entry_point: str) -> str:
     """The program to test, from a model's raw output, through EvalPlus's sanitizer.
 
@@ -70,8 +105,9 @@ def extract_solution(output: str, prompt: str, entry_point: str) -> str:
     write it). Fenced blocks are joined so that a helper defined in one block and the
     entry point in another both survive; ``evalplus.sanitize.sanitize`` then keeps the
     imports and the definitions reachable from the entry point. If that yields no
-    entry-point function, the output is read as a completion of ``prompt``. The prompt's
-    own imports (e.g. ``from typing import List``) are put back in front when missing.
+    entry-point function, the output is read as a completion of ``prompt``. Definitions
+    the sanitizer wrongly dropped (generators) are restored, and the prompt's own imports
+    (e.g. ``from typing import List``) are put back in front when missing.
     """
     from evalplus.sanitize import sanitize
 
@@ -80,6 +116,7 @@ def extract_solution(output: str, prompt: str, entry_point: str) -> str:
     code = sanitize(body, entry_point)
     if not defines_function(code, entry_point):
         code = sanitize(prompt + body, entry_point)
+    code = _restore_dropped_definitions(code, [body, prompt + body])
     missing = [line for line in _import_lines(prompt) if line not in code]
     return "\n".join(missing + [code]) if missing else code
 

@@ -137,16 +137,22 @@ def fusion_terms(
 
     Distillation terms are computed only when they carry weight (λ > 0 and α or β > 0).
     """
+    # One fp32 view of the logits serves every term (a no-op when they already are fp32).
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
     terms: dict[str, Tensor] = {"ce": response_cross_entropy(logits, batch["labels"])}
     wd_terms: dict[str, Tensor] = {}
     gld_terms: dict[str, Tensor] = {}
     lam, k, g = loss_cfg.lambda_, loss_cfg.k, loss_cfg.gld
     if lam > 0 and (loss_cfg.alpha > 0 or loss_cfg.beta > 0):
         pos, mask = batch["distill_pos"], batch["distill_mask"]
-        vocab = logits.shape[-1]
-        response_logits = torch.gather(logits, 1, pos.unsqueeze(-1).expand(-1, -1, vocab)).float()
-        pivot_prob = topk_sparsify(response_logits, k, value="prob")
-        pivot_graph = pivot_prob if g.value == "prob" else topk_sparsify(response_logits, k, value=g.value)
+
+        def at_response(topk: TopK) -> TopK:
+            # Top-k over every position, then pick the response rows: no (B, L, V) copy.
+            where = pos.unsqueeze(-1).expand(-1, -1, k)
+            return TopK(torch.gather(topk.values, 1, where), torch.gather(topk.indices, 1, where))
+
+        pivot_prob = at_response(topk_sparsify(logits, k, value="prob"))
+        pivot_graph = pivot_prob if g.value == "prob" else at_response(topk_sparsify(logits, k, value=g.value))
         for name, t in zip(source_names, batch["teachers"]):
             if loss_cfg.alpha > 0:
                 src_prob = truncate_topk(TopK(t["logprobs"].exp(), t["indices"]), k)
@@ -254,7 +260,7 @@ def training_arguments(cfg: FusionConfig, checkpoint_dir: Path) -> TrainingArgum
         data_seed=cfg.seed,
         dataloader_num_workers=tr.dataloader_num_workers,
         dataloader_pin_memory=torch.cuda.is_available(),
-        gradient_checkpointing=tr.gradient_checkpointing,
+        activation_checkpointing=tr.gradient_checkpointing,
         remove_unused_columns=False,
         report_to="none",
         disable_tqdm=False,

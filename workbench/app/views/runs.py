@@ -14,6 +14,11 @@ from workbench.app.root import current_root
 from workbench.app.widgets import empty_state, load_or_error, paginate
 
 
+#: Rows per table of the run store (workbench/store.py); the app never writes to it.
+INDEX_COUNTS = ("SELECT (SELECT COUNT(*) FROM runs) AS runs, (SELECT COUNT(*) FROM checkpoints) AS checkpoints, "
+                "(SELECT COUNT(*) FROM eval_results) AS eval_results, (SELECT COUNT(*) FROM samples) AS samples")
+
+
 def overview(inv: Inventory) -> pd.DataFrame:
     """One row per run: steps logged, last losses, checkpoints, evaluated checkpoints.
     A run whose metrics file is malformed shows the error in its ``problem`` column."""
@@ -59,6 +64,11 @@ def render() -> None:
         return
     table = overview(inv)
     st.dataframe(table, hide_index=True, key="runs-overview")
+    for db in inv.databases:
+        with st.expander(f"Run store index `{inv.label(db)}` (opened read-only)"):
+            counts = load_or_error(readers.query_readonly, db, INDEX_COUNTS)
+            if counts is not None:
+                st.dataframe(counts, hide_index=True, key=f"runs-index-{inv.label(db)}")
     labels = list(table["run"])
     label = st.selectbox("Run", labels, key="runs-run")
     run = inv.runs[labels.index(label)]

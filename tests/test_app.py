@@ -1,0 +1,302 @@
+"""The Streamlit app (``streamlit.testing.v1.AppTest``) on a runs root produced by the
+project's own commands (see ``app_fixtures.py``): every page runs without an exception
+and shows the numbers of the files it reads; malformed files stay local errors; empty
+roots say which command produces the data; the app never writes into the root."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from app_fixtures import APP, app_root, run_cli  # noqa: F401 - app_root is a fixture
+from streamlit.testing.v1 import AppTest
+
+from workbench.app import discover
+
+pytestmark = pytest.mark.slow
+PAGES = ("runs", "leaderboard", "samples", "graph_inspector", "gw_lab")
+
+
+def open_page(root: Path, page: str, state: dict | None = None) -> AppTest:
+    """Run the app on ``root`` and switch to ``page``; fail on any exception."""
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    at.session_state["runs_root"] = str(root)
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.run()
+    if page != "runs":
+        at.switch_page(f"workbench/app/pages/{page}.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+#: Columns that identify each table of the app (st.dataframe keeps no key without selection).
+TABLES = {
+    "runs-overview": ("run", "checkpoints", "evaluated"),
+    "runs-checkpoints": ("checkpoint", "size_mb"),
+    "runs-metrics": ("step", "loss", "lr"),
+    "lb-table": ("model", "average", "benchmarks"),
+    "lb-paired": ("benchmark", "only_a_correct", "p_value"),
+    "lb-items": ("doc_id", "score A", "disagree"),
+    "sm-table": ("doc_id", "score", "correct"),
+    "gwlab-medians": ("gw_exact", "sort_degree_o2"),
+    "gwlab-held": ("check", "held", "violated"),
+    "gwlab-correlations": ("group", "pearson", "spearman"),
+    "gi-values": ("quantity", "value"),
+    "gi-nodes-pivot": ("node", "degree", "weight"),
+}
+
+
+def frame(at: AppTest, name: str) -> pd.DataFrame:
+    """The first DataFrame shown whose columns identify table ``name`` (see TABLES)."""
+    for element in at.dataframe:
+        value = element.value
+        if set(TABLES[name]) <= set(value.columns):
+            return value
+    raise AssertionError(f"no table {name!r} among {[list(e.value.columns) for e in at.dataframe]}")
+
+
+def rerun_with(at: AppTest, **widgets: object) -> AppTest:
+    """Set widget values by key and rerun; fail on any exception."""
+    for key, value in widgets.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# -- Runs -------------------------------------------------------------------------------------
+
+def test_runs_page_shows_losses_checkpoints_and_config(app_root: Path) -> None:
+    at = open_page(app_root, "runs")
+    last = read_jsonl(app_root / "tiny" / "metrics.jsonl")[-1]
+    overview = frame(at, "runs-overview").set_index("run")
+    assert overview.loc["tiny", "last step"] == last["step"] == 4
+    for term in ("loss", "ce", "wd/gemma", "gld/gemma"):
+        assert overview.loc["tiny", term] == pytest.approx(last[term])
+    assert overview.loc["tiny", "evaluated"] == 2  # step-2 and step-4 went through `workbench eval --run`
+    assert list(frame(at, "runs-checkpoints")["checkpoint"]) == ["step-2", "step-4"]
+    assert any("tiny-random-llama" in c.value for c in at.code)  # the config is shown
+    logged = frame(at, "runs-metrics")
+    assert list(logged["step"]) == [r["step"] for r in read_jsonl(app_root / "tiny" / "metrics.jsonl")]
+    tokens = [r["tokens"] / r["step_time_s"] for r in read_jsonl(app_root / "tiny" / "metrics.jsonl")]
+    median = sorted(tokens)[len(tokens) // 2] if len(tokens) % 2 else sum(sorted(tokens)[1:3]) / 2
+    assert at.metric[0].value == f"{median:.1f}"  # logging_steps = 1: one step per line
+
+
+# -- Leaderboard ------------------------------------------------------------------------------
+
+def _results(app_root: Path) -> dict[tuple[str, str], tuple[float, float]]:
+    """(model label, benchmark) -> (value, stderr) read straight from every results.json."""
+    out = {}
+    for path in app_root.rglob("results.json"):
+        doc = json.loads(path.read_text())
+        (bench, values), = doc["results"].items()
+        stderr = values[f"{doc['metric']}_stderr,none"]
+        model = str(path.parent.parent.relative_to(app_root))
+        out[(model, bench)] = (values[f"{doc['metric']},none"], stderr if isinstance(stderr, float) else math.nan)
+    return out
+
+
+def test_leaderboard_shows_every_result_with_stderr_and_average(app_root: Path) -> None:
+    at = open_page(app_root, "leaderboard")
+    table = frame(at, "lb-table").set_index("model")
+    expected = _results(app_root)
+    assert set(table.index) == {m for m, _ in expected} == {
+        "evals/predictions-gold", "evals/predictions-mixed", "tiny/evals/step-2", "tiny/evals/step-4"}
+    for (model, bench), (value, stderr) in expected.items():
+        assert table.loc[model, bench] == pytest.approx(100 * value)
+        if not math.isnan(stderr):
+            assert table.loc[model, f"{bench} ±"] == pytest.approx(100 * stderr)
+    mixed = [100 * v for (m, _), (v, _) in expected.items() if m == "evals/predictions-mixed"]
+    assert table.loc["evals/predictions-mixed", "average"] == pytest.approx(sum(mixed) / len(mixed))
+    assert table.loc["evals/predictions-gold", "average"] == pytest.approx(100.0)
+    assert at.get("download_button"), "CSV export button missing"
+    # Filters: a model substring and a benchmark subset.
+    rerun_with(at, **{"lb-filter": "step-", "lb-benchmarks": ["gsm8k"]})
+    filtered = frame(at, "lb-table")
+    assert set(filtered["model"]) == {"tiny/evals/step-2", "tiny/evals/step-4"}
+    assert {"gsm8k", "average"} <= set(filtered.columns) and "arc" not in filtered.columns
+
+
+def test_leaderboard_paired_comparison_matches_workbench_compare(app_root: Path, tmp_path: Path) -> None:
+    at = open_page(app_root, "leaderboard", {"lb-a": "evals/predictions-gold", "lb-b": "evals/predictions-mixed"})
+    paired = frame(at, "lb-paired").set_index("benchmark")
+    report = tmp_path / "compare.json"
+    run_cli("compare", app_root / "evals" / "predictions-gold", app_root / "evals" / "predictions-mixed",
+            "--bootstrap", 2000, "--seed", 0, "--json", report)
+    for row in json.loads(report.read_text())["benchmarks"]:
+        shown = paired.loc[row["benchmark"]]
+        for key in ("n", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "only_a_correct", "only_b_correct",
+                    "p_value"):
+            assert shown[key] == pytest.approx(row[key]), key
+    # Per-item differences: the discordant items of the chosen benchmark, nothing else.
+    rerun_with(at, **{"lb-item-bench": "gsm8k"})
+    items = frame(at, "lb-items")
+    gold = {r["doc_id"]: r["score"] for r in read_jsonl(app_root / "evals/predictions-gold/gsm8k/samples.jsonl")}
+    mixed = {r["doc_id"]: r["score"] for r in read_jsonl(app_root / "evals/predictions-mixed/gsm8k/samples.jsonl")}
+    assert set(items["doc_id"]) == {d for d in gold if (gold[d] >= 0.5) != (mixed[d] >= 0.5)}
+    assert len(items) == paired.loc["gsm8k", "only_a_correct"] + paired.loc["gsm8k", "only_b_correct"]
+
+
+# -- Samples ----------------------------------------------------------------------------------
+
+def test_samples_page_filters_correct_incorrect_and_disagreement(app_root: Path) -> None:
+    state = {"sm-bench": "arc", "sm-model": "evals/predictions-mixed"}
+    at = open_page(app_root, "samples", state)
+    rows = read_jsonl(app_root / "evals/predictions-mixed/arc/samples.jsonl")
+    shown = frame(at, "sm-table")
+    assert list(shown["doc_id"]) == [r["doc_id"] for r in rows]
+    assert list(shown["extracted"]) == [r["extracted"] or "" for r in rows]
+    rerun_with(at, **{"sm-outcome": "incorrect"})
+    assert set(frame(at, "sm-table")["doc_id"]) == {r["doc_id"] for r in rows if r["score"] < 0.5}
+    rerun_with(at, **{"sm-outcome": "all", "sm-other": "evals/predictions-gold", "sm-disagree": True})
+    gold = {r["doc_id"]: r["score"] for r in read_jsonl(app_root / "evals/predictions-gold/arc/samples.jsonl")}
+    assert set(frame(at, "sm-table")["doc_id"]) == {r["doc_id"] for r in rows
+                                                     if (r["score"] >= 0.5) != (gold[r["doc_id"]] >= 0.5)}
+    assert any(t.value == rows[1]["output"] for t in at.text_area)  # raw output of the chosen item
+
+
+# -- GW lab -----------------------------------------------------------------------------------
+
+def test_gw_lab_on_the_bounds_report(app_root: Path) -> None:
+    at = open_page(app_root, "gw_lab", {"gwlab-report": "bounds · bounds"})
+    pairs = pd.read_csv(app_root / "bounds" / "pairs.csv")
+    assert len(at.get("vega_lite_chart")) == 4  # distributions, scatter, error vs bound, runtime
+    medians = frame(at, "gwlab-medians")
+    for family, g in pairs.groupby("family"):
+        assert medians.loc[family, "gw_exact"] == pytest.approx(g["gw_exact"].median())
+        assert medians.loc[family, "sort_degree_o2"] == pytest.approx(g["sort_degree_o2"].median())
+    held = frame(at, "gwlab-held").set_index("check")
+    assert held.loc["lower ĝ₂ ≤ GW", "held"] == int(pairs["lower_held"].sum())
+    assert held.loc["upper GW ≤ ĝ₂ + 2(V_C+V_D)", "violated"] == int((~pairs["upper_held"]).sum())
+    summary = pd.read_csv(app_root / "bounds" / "summary.csv").set_index("family")
+    corr = frame(at, "gwlab-correlations").set_index("group")
+    for family in summary.index:
+        assert corr.loc[family, "spearman"] == pytest.approx(summary.loc[family, "spearman_sort_degree_o2"],
+                                                             nan_ok=True)
+
+
+def test_gw_lab_on_diagnostics_per_checkpoint(app_root: Path) -> None:
+    at = open_page(app_root, "gw_lab", {"gwlab-report": "diagnostics · tiny/diagnostics/examples.parquet"})
+    table = pd.read_parquet(app_root / "tiny" / "diagnostics" / "examples.parquet")
+    medians = frame(at, "gwlab-medians")
+    assert list(medians.index) == ["step-0", "step-2", "step-4"]
+    for checkpoint, g in table.groupby("checkpoint"):
+        assert medians.loc[checkpoint, "wd"] == pytest.approx(g["wd"].median())
+        assert medians.loc[checkpoint, "gw_exact"] == pytest.approx(g["gw_exact"].median())
+
+
+# -- Graph inspector --------------------------------------------------------------------------
+
+def _values(at: AppTest) -> dict[str, str]:
+    return dict(zip(frame(at, "gi-values")["quantity"], frame(at, "gi-values")["value"]))
+
+
+def test_graph_inspector_shows_the_diagnose_export(app_root: Path) -> None:
+    at = open_page(app_root, "graph_inspector")
+    values = _values(at)
+    chosen = [v for v in (app_root / "tiny" / "diagnostics" / "graphs").glob("*.json")
+              if at.selectbox(key="gi-export").value.endswith(v.stem)][0]
+    export = json.loads(chosen.read_text())
+    assert float(values["exact GW"]) == pytest.approx(export["gw_exact"], rel=1e-5)
+    assert float(values["WD (offset alignment)"]) == pytest.approx(export["wd"], rel=1e-5)
+    pivot_nodes = frame(at, "gi-nodes-pivot")
+    assert len(pivot_nodes) == sum(1 for r in export["nodes"] if r["side"] == "pivot")
+    assert len(at.get("vega_lite_chart")) == 4  # two heatmaps, degree curves, coupling
+
+
+def test_graph_inspector_recomputes_identical_models_to_zero(app_root: Path) -> None:
+    state = {"gi-mode": "recompute on the fly", "gi-pivot": "tiny-random-llama", "gi-source": "tiny-random-llama",
+             "gi-k": 4, "gi-tokens": 6}
+    at = open_page(app_root, "graph_inspector", state)
+    values = _values(at)
+    # Same model, same example: identical graphs, so every distance is 0.
+    for key in ("exact GW", "ĝ₂ (sorting, degree)", "paper (sorted top degrees)", "WD (offset alignment)"):
+        assert float(values[key]) == pytest.approx(0.0, abs=1e-12), key
+    assert int(values["n (pivot nodes)"]) == int(values["m (source nodes)"]) <= 6 * 4
+
+
+def test_graph_inspector_recomputes_against_a_checkpoint_within_bounds(app_root: Path) -> None:
+    state = {"gi-mode": "recompute on the fly", "gi-pivot": "tiny-random-llama", "gi-source": "tiny/step-4",
+             "gi-k": 4, "gi-tokens": 6}
+    at = open_page(app_root, "graph_inspector", state)
+    v = {k: float(x) for k, x in _values(at).items() if k != "exact GW method"}
+    tol = 1e-9 * max(v["upper bound ĝ₂ + 2(V_C+V_D)"], 1e-30)
+    assert v["lower bound ĝ₂"] - tol <= v["exact GW"] <= v["upper bound ĝ₂ + 2(V_C+V_D)"] + tol
+    assert v["lower bound ĝ₂"] == pytest.approx(v["ĝ₂ (sorting, degree)"])
+    assert v["n (pivot nodes)"] <= 6 * 4 and v["m (source nodes)"] <= 6 * 4
+    assert v["WD (offset alignment)"] > 0  # a trained checkpoint differs from the random pivot
+
+
+# -- Robustness -------------------------------------------------------------------------------
+
+def test_malformed_files_show_one_error_each_and_the_rest_works(app_root: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(app_root / "evals", root / "evals")
+    shutil.copytree(app_root / "bounds", root / "bounds")
+    run = root / "broken-run"
+    run.mkdir()
+    shutil.copy(app_root / "tiny" / "config.yaml", run / "config.yaml")
+    lines = (app_root / "tiny" / "metrics.jsonl").read_text().splitlines()
+    (run / "metrics.jsonl").write_text("\n".join([lines[0], "{truncated", *lines[1:]]) + "\n")
+    broken = root / "evals" / "predictions-mixed" / "gsm8k" / "results.json"
+    broken.write_text(broken.read_text()[:40])
+
+    at = open_page(root, "leaderboard")
+    assert [e.value for e in at.error if str(broken) in e.value], "no error naming the broken results.json"
+    table = frame(at, "lb-table").set_index("model")
+    assert table.loc["evals/predictions-mixed", "arc"] == pytest.approx(50.0)
+    assert math.isnan(table.loc["evals/predictions-mixed", "gsm8k"])
+    assert table.loc["evals/predictions-gold", "gsm8k"] == pytest.approx(100.0)
+
+    at = open_page(root, "runs")
+    assert frame(at, "runs-overview").set_index("run").loc["broken-run", "problem"].endswith(
+        "metrics.jsonl:2: not valid JSON (Expecting property name enclosed in double quotes)")
+    assert [e.value for e in at.error if "metrics.jsonl:2" in e.value]
+
+    (root / "bounds" / "pairs.csv").write_text("family,n\nx,1\n")
+    at = open_page(root, "gw_lab")
+    assert [e.value for e in at.error if "pairs.csv: missing column(s)" in e.value]
+
+
+@pytest.mark.parametrize("page, command", [("runs", "workbench fuse"), ("leaderboard", "workbench eval"),
+                                           ("samples", "workbench eval"), ("gw_lab", "workbench bounds")])
+def test_empty_root_says_which_command_produces_the_data(tmp_path: Path, page: str, command: str) -> None:
+    at = open_page(tmp_path, page)
+    assert at.info and any(command in c.value for c in at.code)
+
+
+def test_the_app_never_writes_into_the_root(app_root: Path) -> None:
+    def snapshot() -> dict[str, tuple[int, int]]:
+        return {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in app_root.rglob("*") if p.is_file()}
+
+    before = snapshot()
+    for page in PAGES:
+        open_page(app_root, page)
+    assert snapshot() == before
+
+
+def test_discovery_finds_every_kind_of_output(app_root: Path) -> None:
+    inv = discover.scan(app_root)
+    assert [inv.label(r) for r in inv.runs] == ["tiny"]
+    assert [inv.label(b) for b in inv.bounds_reports] == ["bounds"]
+    assert [inv.label(d) for d in inv.diagnostics] == ["tiny/diagnostics"]
+    assert [inv.label(d) for d in inv.databases] == ["workbench.db"]
+    assert len(inv.evals) == len(list(app_root.rglob("results.json"))) == 3 * 2 + 2
+
+
+def test_workbench_app_rejects_a_missing_root(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from workbench.cli import main
+
+    assert main(["app", "--root", str(tmp_path / "nope"), "--headless"]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+

@@ -44,12 +44,12 @@ def main() -> int:
             seconds = time.perf_counter() - start
             agg = bench.aggregate(samples)
             print(f"{bench.name:9s} {kind:10s} n={len(samples):3d} "
-                  f"pass@1_base={agg['pass@1_base']:.4f} ({sum(s.extra['passed_base'] for s in samples)}) "
-                  f"pass@1_plus={agg['pass@1_plus']:.4f} ({sum(s.extra['passed_plus'] for s in samples)}) "
+                  f"pass@1_base={agg['pass@1_base']:.4f} ({sum(s.extra['pass@1_base'] for s in samples)}) "
+                  f"pass@1_plus={agg['pass@1_plus']:.4f} ({sum(s.extra['pass@1_plus'] for s in samples)}) "
                   f"time={seconds:.1f}s")
             if kind == "gold":
                 for s in samples:
-                    if not s.extra["passed_plus"]:
+                    if not s.extra["pass@1_plus"]:
                         print(f"    gold not passing: {s.doc_id} base={s.extra['base_status']} "
                               f"plus={s.extra['plus_status']}")
     return 0

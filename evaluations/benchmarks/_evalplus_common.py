@@ -222,8 +222,8 @@ class EvalPlusBenchmark(Benchmark):
         if n == 0:
             return {"pass@1_plus": 0.0, "pass@1_base": 0.0}
         return {
-            "pass@1_plus": sum(bool(s.extra.get("passed_plus")) for s in samples) / n,
-            "pass@1_base": sum(bool(s.extra.get("passed_base")) for s in samples) / n,
+            "pass@1_plus": sum(bool(s.extra.get("pass@1_plus")) for s in samples) / n,
+            "pass@1_base": sum(bool(s.extra.get("pass@1_base")) for s in samples) / n,
         }
 
     # ---------------------------------------------------------------- oracles

@@ -84,8 +84,9 @@ class CodeVerdict:
         return self.base_status == PASS and self.plus_status == PASS
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form for ``samples.jsonl``."""
-        return {**asdict(self), "passed_base": self.passed_base, "passed_plus": self.passed_plus}
+        """JSON-ready form for ``samples.jsonl``; the two booleans are named after the
+        metrics they average into (``pass@1_base``, ``pass@1_plus``)."""
+        return {**asdict(self), "pass@1_base": self.passed_base, "pass@1_plus": self.passed_plus}
 
 
 class EvalPlusDataError(ValueError):

@@ -85,7 +85,7 @@ _GENERATORS: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "startend:end_checker": lambda kw: f"{_text(2)} {kw['end_phrase']}",
     "detectable_content:postscript": lambda kw: f"{_text(2)}\n{kw['postscript_marker']} a short note.",
-    "change_case:english_capital": lambda kw: _text(2).upper(),
+    "change_case:english_capital": lambda kw: _text(4).upper(),
     "change_case:capital_word_frequency": lambda kw: _relation(
         kw, "capital_relation", "capital_frequency",
         lambda n: _text(1) + " " + " ".join(["LOUD"] * n),

@@ -32,6 +32,11 @@ def _ensure_punkt() -> None:
 
 _ensure_punkt()
 
+import langdetect  # noqa: E402
+
+# langdetect is randomised; fix its seed so a response always gets the same score.
+langdetect.DetectorFactory.seed = 0
+
 from lm_eval.tasks.ifeval.utils import process_results  # noqa: E402  (after NLTK setup)
 
 

@@ -132,9 +132,11 @@ _OWNER_ONLY_EVENTS = frozenset({"os.fork", "os.forkpty", "os.kill", "os.killpg"}
 def install_audit_guard(writable: Iterable[Path]) -> None:
     """Refuse, through a permanent audit hook, Python-level writes outside ``writable``.
 
-    Only the installing process may fork (EvalPlus forks one child per check; that child,
-    which runs the untrusted code, inherits the hook and may not fork further, so no
-    fork bomb). Everything is resolved with functions captured now, because EvalPlus's
+    Only the installing process may fork or send signals (EvalPlus forks one child per
+    check and kills it on timeout; that child, which runs the untrusted code, inherits the
+    hook and may neither fork — no fork bomb — nor signal anyone). ``ctypes`` library
+    loading, ``os.system``, ``exec*`` and ``subprocess`` are refused to everyone.
+    Everything is resolved with functions captured now, because EvalPlus's
     ``reliability_guard`` later sets ``os.getcwd`` & co. to ``None``.
     """
     roots = tuple(os.path.realpath(p) for p in writable)

@@ -1,6 +1,6 @@
 """Session fixture for the app tests: a runs root produced by the project's own commands.
 
-``workbench bounds`` (small families), ``workbench fuse`` with configs/tiny.yaml (data and
+``workbench bounds`` (two small families), ``workbench fuse`` with configs/tiny.yaml (data and
 teacher cache redirected into a temp folder; 4 steps, a checkpoint every 2),
 ``workbench eval --predictions`` twice (gold answers / half wrong answers, rendered by
 each benchmark's own ``gold_output`` / ``wrong_output`` from the real data), ``workbench
@@ -55,7 +55,8 @@ def app_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     diagnostics, and two prediction evaluations."""
     root = tmp_path_factory.mktemp("app-root")
     work = tmp_path_factory.mktemp("app-work")
-    run_cli("bounds", "--out", root / "bounds", "--pairs", 3, "--max-n", 10, "--restarts", 2)
+    run_cli("bounds", "--out", root / "bounds", "--families", "random-psd,coact-row-normalized", "--pairs", 3,
+            "--max-n", 10, "--restarts", 2)
 
     cfg = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
     cfg["data"]["path"] = str(work / "demo-32.jsonl")

@@ -27,6 +27,7 @@ def streamlit_command(root: Path, *, port: int, address: str, headless: bool) ->
         # The app is not edited while it runs: no file watcher, no usage statistics.
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
         "--", "--root", str(root.resolve()),
     ]
 

@@ -300,3 +300,18 @@ def test_workbench_app_rejects_a_missing_root(tmp_path: Path, capsys: pytest.Cap
     assert main(["app", "--root", str(tmp_path / "nope"), "--headless"]) == 2
     assert "is not a folder" in capsys.readouterr().err
 
+
+
+def test_large_tables_paginate() -> None:
+    def page() -> None:
+        import pandas as pd
+
+        from workbench.app.widgets import paginate
+
+        paginate(pd.DataFrame({"i": range(60)}), key="t", page_size=25)
+
+    at = AppTest.from_function(page).run()
+    assert list(at.dataframe[0].value["i"]) == list(range(25))
+    at.number_input(key="t-page").set_value(3).run()
+    assert list(at.dataframe[0].value["i"]) == list(range(50, 60))
+    assert at.caption[0].value == "rows 51–60 of 60"

@@ -56,21 +56,23 @@ def headline_rows(evals: Iterable[EvalResult], load: Callable[[Any], dict[str, A
 
 
 def leaderboard(rows: pd.DataFrame, benchmarks: list[str], with_stderr: bool = True) -> pd.DataFrame:
-    """Models × benchmarks in percent (``<bench>`` and ``<bench> ±`` columns), in the
-    paper's order, plus ``average`` over the benchmarks each model has among those shown
-    and ``benchmarks`` (how many that is)."""
+    """Models × benchmarks in percent (``<bench>`` and ``<bench> ±`` columns; one per
+    chosen benchmark, in the paper's order, empty where not evaluated), plus ``average``
+    over the benchmarks each model has among those shown and ``benchmarks`` (how many)."""
     order = [b for b in benchmark_order() if b in benchmarks] + sorted(set(benchmarks) - set(benchmark_order()))
     sub = rows[rows["benchmark"].isin(order)]
     if sub.empty:
         return pd.DataFrame(columns=["model", *order, "average", "benchmarks"])
-    value = sub.pivot_table(index="model", columns="benchmark", values="value", aggfunc="first") * 100
-    value = value.reindex(columns=[b for b in order if b in value.columns])
+    # Every chosen benchmark gets a column, evaluated or not (empty = not evaluated yet).
+    value = sub.pivot_table(index="model", columns="benchmark", values="value", aggfunc="first").reindex(
+        columns=order) * 100
+    stderr = sub.pivot_table(index="model", columns="benchmark", values="stderr", aggfunc="first",
+                             dropna=False).reindex(columns=order) * 100
     table = pd.DataFrame(index=value.index)
-    stderr = sub.pivot_table(index="model", columns="benchmark", values="stderr", aggfunc="first", dropna=False) * 100
-    for bench in value.columns:
+    for bench in order:
         table[bench] = value[bench]
         if with_stderr:
-            table[f"{bench} ±"] = stderr[bench] if bench in stderr.columns else math.nan
+            table[f"{bench} ±"] = stderr[bench]
     table["average"] = value.mean(axis=1, skipna=True)
     table["benchmarks"] = value.notna().sum(axis=1)
     return table.reset_index()

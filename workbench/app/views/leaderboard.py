@@ -40,10 +40,10 @@ def render() -> None:
         st.error(f"Skipped a results file: {message}")
     if rows.empty:
         return
-    st.caption("Scores in percent; ± is the standard error of the mean over items; the average "
-               "covers the benchmarks each model has among those shown.")
-    all_benchmarks = [b for b in evals.benchmark_order() if b in set(rows["benchmark"])]
-    all_benchmarks += sorted(set(rows["benchmark"]) - set(all_benchmarks))
+    st.caption("Scores in percent; ± is the standard error of the mean over items; an empty cell is "
+               "not evaluated yet; the average covers the benchmarks each model has among those shown.")
+    # The paper's 11 benchmarks always (empty columns say what is still to evaluate).
+    all_benchmarks = evals.benchmark_order() + sorted(set(rows["benchmark"]) - set(evals.benchmark_order()))
     c1, c2, c3 = st.columns([2, 3, 1])
     text = c1.text_input("Filter models", key="lb-filter", placeholder="substring, e.g. step- or tiny")
     chosen = c2.multiselect("Benchmarks", all_benchmarks, default=all_benchmarks, key="lb-benchmarks")

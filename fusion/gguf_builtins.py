@@ -220,6 +220,25 @@ def load_gguf_model(name: str, *, cache_dir: str | Path | None = None):
     )
 
 
+#: A batch (two lengths, so padding is exercised) for the conversion-time logit check.
+CHECK_TEXTS = ("The quick brown fox jumps over the lazy dog.", "def add(a, b):\n    return a + b")
+LOGIT_TOLERANCE = 1e-3
+#: Bump when the dense folder's content changes: older cache entries are then rebuilt.
+CONVERTER_VERSION = 2
+
+
+def _max_logit_diff(model_a, model_b, tokenizer, texts=CHECK_TEXTS) -> float:
+    """Max |logit difference| of two models on the non-padding positions of ``texts``."""
+    import torch
+
+    tokenizer.padding_side = "right"
+    enc = tokenizer(list(texts), return_tensors="pt", padding=True)
+    with torch.no_grad():
+        a = model_a.eval()(**enc).logits
+        b = model_b.eval()(**enc).logits
+    return (a - b).abs()[enc["attention_mask"].bool()].max().item()
+
+
 def _convert(name: str, tmp: Path, cache_dir: str | Path | None) -> dict:
     """Build the dense HF folder of built-in ``name`` inside ``tmp``; return manifest info."""
     import torch
@@ -246,16 +265,27 @@ def _convert(name: str, tmp: Path, cache_dir: str | Path | None) -> dict:
     dense.tie_weights()
     dense.generation_config = GenerationConfig.from_model_config(config)
     dense.save_pretrained(str(tmp), safe_serialization=True)
-    del quantised, dense
+    del dense
     tok_dir = tokenizer_dir(name, cache_dir=cache_dir)
-    AutoTokenizer.from_pretrained(str(tok_dir)).save_pretrained(str(tmp))
+    tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
+    tokenizer.save_pretrained(str(tmp))
     shutil.copy2(tok_dir / "manifest.json", tmp / "tokenizer_manifest.json")
+    # Check the *saved* files, reloaded, against the GGUF model still in memory (a second
+    # GGUF parse costs a minute for Gemma's 262k-token vocabulary, so do it here, once).
+    diff = _max_logit_diff(AutoModelForCausalLM.from_pretrained(str(tmp), dtype=torch.float32),
+                           quantised, tokenizer)
+    if diff > LOGIT_TOLERANCE:
+        raise ValueError(f"{gguf}: converted model's logits differ from the GGUF model's by {diff}")
+    log(f"saved model reproduces the GGUF model's logits (max abs diff {diff:.3g})")
     return {
         "builtin": name,
         "kind": "dense-model",
+        "converter_version": CONVERTER_VERSION,
         "source_gguf": spec.gguf_name,
         "source_sha256": source_sha,
         "convert_seconds": round(time.perf_counter() - started, 2),
+        "check_texts": list(CHECK_TEXTS),
+        "max_abs_logit_diff_vs_gguf": diff,
         "description": spec.description,
     }
 
@@ -274,4 +304,5 @@ def prepare_builtin(
         lambda tmp: _convert(name, tmp, cache_dir),
         fix_hint=f"run `workbench models prepare {name} --force` (or delete that folder)",
         force=force,
+        is_stale=lambda manifest: manifest.get("converter_version") != CONVERTER_VERSION,
     )

@@ -106,13 +106,15 @@ def build_entry(
     *,
     fix_hint: str,
     force: bool = False,
+    is_stale: Callable[[dict], bool] | None = None,
 ) -> Path:
     """Return the complete cache entry ``target``, building it once if needed.
 
     ``build(tmp_dir)`` fills ``tmp_dir`` and returns extra manifest info. The build runs
     under a file lock; the manifest is written last and the folder renamed into place
     atomically. An existing entry that fails the quick check raises ValueError with
-    ``fix_hint`` (unless ``force``, which rebuilds it).
+    ``fix_hint`` (unless ``force``, which rebuilds it). An entry whose manifest
+    ``is_stale`` (e.g. written by an older converter) is rebuilt.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -120,10 +122,12 @@ def build_entry(
     with lock:
         if target.exists() and not force:
             try:
-                check_entry(target)
+                manifest = check_entry(target)
             except ValueError as exc:
                 raise ValueError(f"corrupted model cache: {exc}. Fix: {fix_hint}") from exc
-            return target
+            if is_stale is None or not is_stale(manifest):
+                return target
+            log(f"{target} was built by an older version; rebuilding it")
         tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()

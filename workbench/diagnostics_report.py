@@ -120,8 +120,10 @@ def diagnose_to_folder(
     max_prompt_tokens: int = 256,
     max_response_tokens: int = 256,
     progress: bool = True,
+    store_root: Path | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Run the diagnostics and write every output file into ``out``; returns the tables."""
+    """Run the diagnostics and write every output file into ``out``; returns the tables.
+    With ``store_root`` the folder is then indexed in that root's run store."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -161,6 +163,12 @@ def diagnose_to_folder(
         "graph_files": exporter.files,
     }
     (out / "diagnostics.json").write_text(json.dumps(meta, indent=2, default=_json_default))
+    if store_root is not None:
+        from workbench.diagnostics_store import index_diagnostics
+        from workbench.store import Store
+
+        with Store(store_root) as store:
+            index_diagnostics(store, out, run_id=run_label or None)
     return tables
 
 

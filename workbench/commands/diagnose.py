@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--examples", type=int, default=100, help="--experiment: number of examples")
     p.add_argument("--train-steps", type=int, default=12, help="--experiment: steps of each fusion run")
     p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--store", type=Path, metavar="ROOT",
+                   help="run-store root to index the results in (default: the run's parent with "
+                   "--checkpoints, else the parent of --out)")
     p.set_defaults(func=run)
 
 
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         from workbench.diagnostics_experiment import run_experiment
 
         run_experiment(args.out, options=options, examples=args.examples, restarts=args.restarts,
-                       train_steps=args.train_steps, seed=args.seed)
+                       train_steps=args.train_steps, seed=args.seed, store_root=args.store or args.out)
         return 0
 
     from fusion.data import load_examples
@@ -82,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     pivots = pivot_trajectory(pivot, args.checkpoints)
     tables = diagnose_to_folder(examples, pivots, sources, args.out, options, restarts=args.restarts,
                                 seed=args.seed, export_examples=args.export, top_n=args.top_n, run_label=label,
-                                max_response_tokens=args.max_response_tokens)
+                                max_response_tokens=args.max_response_tokens,
+                                store_root=args.store or (args.checkpoints.parent if args.checkpoints else args.out.parent))
     print_report(tables)
     print(f"\noutputs in {args.out.resolve()}")
     return 0

@@ -20,7 +20,7 @@ import yaml
 from fusion.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS, SAVE = 6, 2
+STEPS, SAVE = 4, 2
 # Resume tolerance: the same ops on the same thread count; RNG, optimizer and data order are
 # restored by the Trainer, so the only slack allowed is float reduction order.
 RESUME_RTOL = 1e-5
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 def _config(tmp: Path, name: str, **training) -> Path:
     raw = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
     raw["output_dir"] = str(tmp / name)
-    raw["data"].update(path=str(tmp / "data.jsonl"), demo={"n": 12, "seed": 0},
+    raw["data"].update(path=str(tmp / "data.jsonl"), demo={"n": 8, "seed": 0},
                        max_prompt_tokens=48, max_response_tokens=24)
     raw["cache"].update(dir=str(tmp / "cache"), shard_size=8)
     raw["training"].update(max_steps=STEPS, save_steps=SAVE, per_device_batch_size=2, **training)

@@ -90,9 +90,10 @@ def topk_sparsify(logits: Tensor, k: int, value: ValueMode = "prob") -> TopK:
     vocab = logits.shape[-1]
     if not 1 <= k <= vocab:
         raise ValueError(f"k={k} must be between 1 and the vocabulary size {vocab}")
-    if not torch.isfinite(logits).all():
-        raise ValueError("logits contain NaN or infinite values")
     top_logits, indices = torch.topk(logits, k, dim=-1)
+    # topk keeps NaN and +inf (they compare largest), so checking the kept entries catches
+    # them without another pass over the (B, L, V) logits.
+    require(torch.isfinite(top_logits).all(), "logits contain NaN or infinite values")
     if value == "prob":
         values = torch.exp(top_logits - torch.logsumexp(logits, dim=-1, keepdim=True))
     elif value == "logit":
@@ -108,9 +109,10 @@ def topk_sparsify(logits: Tensor, k: int, value: ValueMode = "prob") -> TopK:
 class SparseFactor:
     """The sparsified matrix ``Zₖ`` of a batch of sequences in coordinate form.
 
-    ``batch``, ``node`` and ``value`` list the non-zeros (one per kept entry at a valid
-    position): ``Zₖ[b][t, node] = value``. ``node_ids`` (B, n_max) gives each node's
-    token id or rank slot (-1 for padding), ``num_nodes`` (B,) the graph sizes.
+    ``batch``, ``position``, ``node`` and ``value`` list one entry per kept value of every
+    position (B·L·k entries, static shapes): ``Zₖ[b][t, node] = value``; entries of masked
+    positions carry value 0, so they add nothing. ``node_ids`` (B, n_max) gives each
+    node's token id or rank slot (-1 for padding), ``num_nodes`` (B,) the graph sizes.
     """
 
     batch: Tensor
@@ -128,8 +130,19 @@ class SparseFactor:
 
     @property
     def n_max(self) -> int:
-        """Largest graph size in the batch."""
+        """Padded graph width: the largest graph on CPU; L·k on GPU (no host sync)."""
         return int(self.node_ids.shape[1])
+
+
+def require(condition: Tensor, message: str) -> None:
+    """Input validation that never stalls a GPU: on CPU a failed ``condition`` raises
+    ``ValueError(message)``; on an accelerator the check is queued asynchronously
+    (``torch._assert_async``) so the training step keeps CPU and GPU overlapped."""
+    if condition.device.type == "cpu":
+        if not bool(condition):
+            raise ValueError(message)
+    else:
+        torch._assert_async(condition, message)
 
 
 def sparse_factor(topk: TopK, *, mask: Tensor | None = None, nodes: NodeMode = "vocab") -> SparseFactor:
@@ -139,6 +152,10 @@ def sparse_factor(topk: TopK, *, mask: Tensor | None = None, nodes: NodeMode = "
     (B, L) selects the response positions. ``nodes="vocab"``: nodes are the union of token
     ids kept at any valid position of that sequence (sorted by id); ``nodes="rank"``: the k
     rank slots after sorting each position's kept values in descending order.
+
+    Every shape is static (the node union comes from one row-wise sort, not
+    ``torch.unique``), so on a GPU this runs without a host synchronisation; on CPU the
+    padding is trimmed to the largest graph.
     """
     _check_choice("nodes", nodes, NODE_MODES)
     values, indices = topk.values, topk.indices
@@ -150,48 +167,48 @@ def sparse_factor(topk: TopK, *, mask: Tensor | None = None, nodes: NodeMode = "
     if values.ndim != 3:
         raise ValueError(f"top-k entries must be (B, L, k) or (L, k); got {tuple(values.shape)}")
     bsz, length, k = values.shape
+    device = values.device
     if mask is None:
-        mask = torch.ones(bsz, length, dtype=torch.bool, device=values.device)
+        mask = torch.ones(bsz, length, dtype=torch.bool, device=device)
     if mask.shape != (bsz, length):
         raise ValueError(f"mask must be (B, L) = {(bsz, length)}; got {tuple(mask.shape)}")
-    mask = mask.to(torch.bool)
-    if not torch.isfinite(values).all():
-        raise ValueError("top-k values contain NaN or infinite values")
-    counts_pos = mask.sum(dim=1)
-    if (counts_pos == 0).any():
-        empty = torch.nonzero(counts_pos == 0).flatten().tolist()
-        raise ValueError(f"empty graph: sequence(s) {empty} have no valid position")
+    mask = mask.to(device=device, dtype=torch.bool)
+    require(torch.isfinite(values).all(), "top-k values contain NaN or infinite values")
+    require(mask.any(dim=1).all(), "empty graph: a sequence has no valid position")
 
-    b_idx, t_idx = torch.nonzero(mask, as_tuple=True)  # valid positions, (P,)
-    vals = values[b_idx, t_idx]  # (P, k)
-    ids = indices[b_idx, t_idx]
+    keep = mask.unsqueeze(-1).expand(bsz, length, k)
     if nodes == "rank":
-        vals, _ = torch.sort(vals, dim=-1, descending=True)
-        slots = torch.arange(k, device=vals.device)
-        node = slots.expand_as(vals)
-        node_ids = slots.unsqueeze(0).expand(bsz, k).clone()
-        num_nodes = torch.full((bsz,), k, dtype=torch.long, device=vals.device)
+        values, _ = torch.sort(values, dim=-1, descending=True)
+        node = torch.arange(k, device=device).expand(bsz, length, k)
+        node_ids = torch.arange(k, device=device).expand(bsz, k).clone()
+        num_nodes = torch.full((bsz,), k, dtype=torch.long, device=device)
     else:
-        # Unique over (batch, token id) pairs: one sort gives every sequence's node union.
-        vocab_span = int(indices.max().item()) + 1
-        key = b_idx.unsqueeze(1) * vocab_span + ids
-        uniq, inverse = torch.unique(key, sorted=True, return_inverse=True)
-        graph_of = uniq // vocab_span
-        num_nodes = torch.bincount(graph_of, minlength=bsz)
-        starts = torch.cumsum(num_nodes, 0) - num_nodes
-        local = torch.arange(uniq.numel(), device=uniq.device) - starts[graph_of]
-        node = local[inverse]
-        n_max = int(num_nodes.max().item())
-        node_ids = torch.full((bsz, n_max), -1, dtype=torch.long, device=uniq.device)
-        node_ids[graph_of, local] = uniq % vocab_span
-    batch = b_idx.unsqueeze(1).expand_as(vals)
-    # Row index of each non-zero in a (B*L) flattened position space.
-    position = (b_idx * length + t_idx).unsqueeze(1).expand_as(vals)
+        # Node union per sequence: sort each row's kept ids (masked entries get a sentinel
+        # that sorts last); the first occurrence of each id opens a new node.
+        sentinel = torch.iinfo(torch.long).max
+        keys = torch.where(keep, indices.long(), torch.full_like(indices, sentinel, dtype=torch.long)).view(bsz, -1)
+        sorted_keys, order = torch.sort(keys, dim=-1)
+        previous = torch.cat([torch.full_like(sorted_keys[:, :1], -1), sorted_keys[:, :-1]], dim=1)
+        first = (sorted_keys != previous) & (sorted_keys != sentinel)
+        rank = torch.cumsum(first, dim=1) - 1
+        node = torch.empty_like(rank).scatter_(1, order, rank.clamp_min(0)).view(bsz, length, k)
+        num_nodes = first.sum(dim=1)
+        width = length * k
+        # Non-first entries are written to a spare column that is dropped afterwards.
+        slot = torch.where(first, rank, torch.full_like(rank, width))
+        node_ids = torch.full((bsz, width + 1), -1, dtype=torch.long, device=device)
+        node_ids = node_ids.scatter(1, slot, torch.where(first, sorted_keys, torch.full_like(sorted_keys, -1)))
+        node_ids = node_ids[:, :width]
+        if device.type == "cpu":
+            node_ids = node_ids[:, : max(int(num_nodes.max()), 1)]
+    value = values * keep.to(values.dtype)
+    batch = torch.arange(bsz, device=device).view(bsz, 1, 1).expand(bsz, length, k)
+    position = (torch.arange(bsz * length, device=device).view(bsz, length, 1)).expand(bsz, length, k)
     return SparseFactor(
         batch=batch.reshape(-1),
         position=position.reshape(-1),
         node=node.reshape(-1),
-        value=vals.reshape(-1),
+        value=value.reshape(-1),
         node_ids=node_ids,
         num_nodes=num_nodes,
         num_positions=bsz * length,
@@ -210,8 +227,7 @@ def _node_weights(factor: SparseFactor, weights: WeightMode) -> Tensor:
     mass = mass.index_add(0, factor.batch * n_max + factor.node, factor.value.abs())
     mass = mass.view(bsz, n_max)
     total = mass.sum(dim=1, keepdim=True)
-    if (total <= 0).any():
-        raise ValueError("weights='mass' needs non-zero activations in every graph")
+    require((total > 0).all(), "weights='mass' needs non-zero activations in every graph")
     return mass / total
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from fusion.graphs import CoactivationGraph, NodeFeatures
+from fusion.graphs import CoactivationGraph, NodeFeatures, require
 
 Feature = Literal["degree", "diag", "row_norm"]
 SortMode = Literal["quantile", "paper"]
@@ -45,10 +45,13 @@ def _to_tensor(x: ArrayLike | Any, name: str) -> Tensor:
         t = torch.as_tensor(np.asarray(x, dtype=np.float64))
     if not torch.is_floating_point(t):
         t = t.to(torch.float64)
-    # One cheap reduction first (any NaN/inf makes the sum non-finite); the element-wise
-    # check runs only to confirm, so validation costs one pass over the data.
-    if not torch.isfinite(t.sum()) and not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+    # One cheap reduction (any NaN/inf makes the sum non-finite); the element-wise check
+    # runs only to confirm on CPU. On a GPU the check is queued, never synchronised.
+    if t.device.type == "cpu":
+        if not torch.isfinite(t.sum()) and not torch.isfinite(t).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+    else:
+        require(torch.isfinite(t).all(), f"{name} contains NaN or infinite values")
     return t
 
 
@@ -71,11 +74,9 @@ def check_weights(p: ArrayLike | None, n: int, like: Tensor, name: str = "p") ->
     w = _to_tensor(p, name).to(dtype=like.dtype, device=like.device)
     if w.shape[-1] != n:
         raise ValueError(f"{name} has {w.shape[-1]} weights for a graph of {n} nodes")
-    if (w < 0).any():
-        raise ValueError(f"{name} has negative node weights")
+    require((w >= 0).all(), f"{name} has negative node weights")
     total = w.sum(dim=-1, keepdim=True)
-    if (total <= 0).any():
-        raise ValueError(f"{name} sums to zero: node weights must have positive mass")
+    require((total > 0).all(), f"{name} sums to zero: node weights must have positive mass")
     return w / total
 
 
@@ -210,9 +211,9 @@ def paper_sorted_distance(
 
     The same formula is the paper's token-level ``WD̃`` when x, y are probability vectors.
     """
-    n_valid = int(x_valid.sum(-1).max().item())
-    m_valid = int(y_valid.sum(-1).max().item())
-    k = max(n_valid, m_valid) if k is None else k
+    # Defaulting k to the padded width (not the largest valid count) gives the same sum —
+    # the extra slots are zero on both sides — and needs no host synchronisation.
+    k = max(x.shape[-1], y.shape[-1]) if k is None else k
     if k < 1:
         raise ValueError(f"k={k} must be positive")
 

@@ -69,9 +69,14 @@ def truncate_metrics(path: str | Path, last_step: int) -> int:
 class AutoEvalCallback(TrainerCallback):
     """Hands every saved checkpoint to evaluation (see the module docstring)."""
 
-    def __init__(self, run_dir: str | Path, mode: str = "queue", checkpoint_dir: str | Path | None = None) -> None:
+    def __init__(self, run_dir: str | Path, mode: str = "queue", checkpoint_dir: str | Path | None = None,
+                 benchmarks: list[str] | None = None, limit: int | None = None,
+                 data_dir: str | Path | None = None) -> None:
         self.run_dir = Path(run_dir).resolve()
         self.mode = mode
+        self.benchmarks = list(benchmarks or [])
+        self.limit = limit
+        self.data_dir = None if data_dir is None else Path(data_dir).resolve()
         self.checkpoint_dir = Path(checkpoint_dir or self.run_dir / "checkpoints").resolve()
         self.process: subprocess.Popen | None = None
 
@@ -89,13 +94,24 @@ class AutoEvalCallback(TrainerCallback):
         if self.mode == "subprocess":
             self._launch()
 
+    def eval_command(self) -> list[str]:
+        """The evaluation command started in ``subprocess`` mode."""
+        cmd = [sys.executable, "-m", "workbench.cli", "eval", "--run", str(self.run_dir)]
+        if self.benchmarks:
+            cmd += ["--benchmarks", ",".join(self.benchmarks)]
+        if self.limit is not None:
+            cmd += ["--limit", str(self.limit)]
+        if self.data_dir is not None:
+            cmd += ["--data-dir", str(self.data_dir)]
+        return cmd
+
     def _launch(self) -> None:
         # One evaluator at a time: a running one will find the new queue line itself.
         if self.process is not None and self.process.poll() is None:
             return
         log = (self.run_dir / "eval.log").open("a")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "workbench.cli", "eval", "--run", str(self.run_dir)],
+            self.eval_command(),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ}, start_new_session=True,
         )

@@ -121,6 +121,7 @@ class EvalConfig:
     mode: Literal["off", "queue", "subprocess"] = "queue"
     benchmarks: list[str] = field(default_factory=list)
     limit: int | None = None
+    data_dir: str | None = None  # benchmark data (None: the eval command's default)
 
 
 @dataclass

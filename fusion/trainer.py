@@ -179,6 +179,9 @@ class FusionTrainer(Trainer):
     def __init__(self, *args: Any, loss_cfg: LossConfig, source_names: list[str],
                  source_weights: dict[str, float], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Our loss never receives num_items_in_batch: make every transformers version divide
+        # it by the accumulation steps (older ones decide from this flag).
+        self.model_accepts_loss_kwargs = False
         self.loss_cfg = loss_cfg
         self.source_names = source_names
         self.source_weights = source_weights
@@ -241,6 +244,11 @@ def last_checkpoint(checkpoint_dir: str | Path) -> Path | None:
 def training_arguments(cfg: FusionConfig, checkpoint_dir: Path) -> TrainingArguments:
     """Map the config's ``training`` section onto ``TrainingArguments``."""
     tr = cfg.training
+    extra = {}
+    if tr.gradient_checkpointing:
+        # transformers renamed the option (5.2x: activation_checkpointing); use what exists.
+        fields = TrainingArguments.__dataclass_fields__
+        extra["activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"] = True
     return TrainingArguments(
         output_dir=str(checkpoint_dir),
         max_steps=tr.max_steps,
@@ -260,8 +268,8 @@ def training_arguments(cfg: FusionConfig, checkpoint_dir: Path) -> TrainingArgum
         data_seed=cfg.seed,
         dataloader_num_workers=tr.dataloader_num_workers,
         dataloader_pin_memory=torch.cuda.is_available(),
-        activation_checkpointing=tr.gradient_checkpointing,
         remove_unused_columns=False,
         report_to="none",
         disable_tqdm=False,
+        **extra,
     )

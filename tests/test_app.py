@@ -342,7 +342,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ARTIFACTS = REPO / "test-artifacts"
 #: (url path, page title, a selector that only renders once the page has its data)
 BROWSER_PAGES = [
-    ("runs", "Runs", "[data-testid='stDataFrame']"),
+    ("", "Runs", "[data-testid='stDataFrame']"),  # the default page lives at /
     ("leaderboard", "Leaderboard", "[data-testid='stDataFrame']"),
     ("samples", "Samples", "[data-testid='stDataFrame']"),
     ("graph-inspector", "Graph inspector", "[data-testid='stMetric']"),
@@ -369,6 +369,22 @@ def wait_healthy(url: str, server: subprocess.Popen, timeout: float = 120.0) -> 
         except OSError:
             time.sleep(0.5)
     raise AssertionError(f"the app did not come up at {url} within {timeout:.0f}s")
+
+
+def settle(page, timeout: float = 180.0) -> None:  # noqa: ANN001 - a Playwright page
+    """Wait until the script run has finished and the page stopped changing: no "Running"
+    status widget and the same main text over one second."""
+    deadline = time.monotonic() + timeout
+    before = None
+    while time.monotonic() < deadline:
+        running = page.locator("[data-testid='stStatusWidget']").count() > 0
+        text = page.locator("[data-testid='stMain']").inner_text()
+        if not running and text == before:
+            page.wait_for_timeout(500)  # charts draw just after their data arrives
+            return
+        before = text
+        page.wait_for_timeout(1000)
+    raise AssertionError(f"the page did not settle within {timeout:.0f}s")
 
 
 @pytest.fixture(scope="module")
@@ -406,9 +422,9 @@ def test_every_page_renders_in_chromium(server_url: str, app_root: Path) -> None
                 page.goto(f"{server_url}/{path}", wait_until="domcontentloaded")
                 page.get_by_role("heading", name=title).first.wait_for(timeout=90_000)
                 page.locator(ready).first.wait_for(timeout=180_000)
-                # Let the last elements of this run settle (charts draw after the data arrives).
-                page.wait_for_timeout(1500)
-                shot = ARTIFACTS / f"app-{path}.png"
+                settle(page)
+                assert page.get_by_text("Page not found").count() == 0, f"/{path} is not a page"
+                shot = ARTIFACTS / f"app-{path or 'runs'}.png"
                 page.screenshot(path=str(shot), full_page=True)
                 assert page.locator("[data-testid='stException']").count() == 0, f"exception on {path}"
                 assert shot.stat().st_size > 10_000

@@ -134,14 +134,18 @@ def distributions(df: pd.DataFrame) -> None:
     medians = long.groupby(["group", "quantity"], sort=False)["value"].median().unstack("quantity")
     st.subheader("Median per group")
     st.dataframe(medians[present], key="gwlab-medians")
-    log = st.checkbox("Symmetric-log scale", value=True, key="gwlab-symlog")
-    scale = alt.Scale(type="symlog", constant=float(max(long["value"].abs().median(), 1e-12))) if log else alt.Scale()
-    chart = alt.Chart(long).mark_boxplot().encode(
-        x=alt.X("quantity:N", sort=present, title=None),
-        y=alt.Y("value:Q", scale=scale),
-        color=alt.Color("quantity:N", sort=present),
-        column=alt.Column("group:N", title=None),
-    ).properties(width=220, height=260)
+    log = st.checkbox("Log scale", value=True, key="gwlab-log", help="zeros are left out on a log scale")
+    if log:
+        long = long[long["value"] > 0]
+    # One panel per quantity with its own scale: WD, GW and the approximations differ by
+    # orders of magnitude, so a shared axis would flatten all but the largest.
+    chart = alt.Chart(long).mark_boxplot(extent="min-max").encode(
+        x=alt.X("group:N", sort=list(dict.fromkeys(df["group"])), title=None),
+        y=alt.Y("value:Q", scale=alt.Scale(type="log") if log else alt.Scale(zero=False), title=None),
+        color=alt.Color("group:N", legend=None),
+    ).properties(width=200, height=220).facet(
+        facet=alt.Facet("quantity:N", sort=present, title=None), columns=3,
+    ).resolve_scale(y="independent")
     st.altair_chart(chart)
 
 

@@ -78,7 +78,8 @@ def leaderboard(rows: pd.DataFrame, benchmarks: list[str], with_stderr: bool = T
     return table.reset_index()
 
 
-def compare_models(dir_a: str, dir_b: str, n_boot: int = 2000, seed: int = 0) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+def compare_models(dir_a: str, dir_b: str, n_boot: int = 2000,
+                   seed: int = 0) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Paired comparison of two model folders (``evaluations.compare.compare_dirs``)."""
     from pathlib import Path
 

@@ -167,7 +167,8 @@ def inspection_from_export(payload: dict[str, Any], row: dict[str, Any] | None =
     for cell in payload["coupling"]:
         coupling[int(cell["pivot_rank"]), int(cell["source_rank"])] = float(cell["mass"])
     names = {"n": "n (pivot nodes)", "m": "m (source nodes)", "gw_exact": "exact GW", "gw_method": "exact GW method",
-             "gw_gap": "exact GW gap", "sort_degree_o2": "ĝ₂ (sorting, degree)", "sort_degree_o1": "ĝ₁ (sorting, degree)",
+             "gw_gap": "exact GW gap", "sort_degree_o2": "ĝ₂ (sorting, degree)",
+             "sort_degree_o1": "ĝ₁ (sorting, degree)",
              "paper_o1": "paper (sorted top degrees)", "lower": "lower bound ĝ₂",
              "upper": "upper bound ĝ₂ + 2(V_C+V_D)", "wd": "WD (offset alignment)",
              "aligned_fraction": "aligned fraction", "gw_entropic": "entropic GW", "time_exact_s": "exact GW seconds"}

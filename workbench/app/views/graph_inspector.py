@@ -109,7 +109,8 @@ def run_choices(root: Path) -> tuple[dict[str, tuple[str, str | None]], list[Pat
     return models, files, defaults
 
 
-def pick_model(label: str, options: dict[str, tuple[str, str | None]], default: str, key: str) -> tuple[str, str | None]:
+def pick_model(label: str, options: dict[str, tuple[str, str | None]], default: str,
+               key: str) -> tuple[str, str | None]:
     """A model selectbox (with a free-text spec) returning (spec, chat template)."""
     names = list(options) + [CUSTOM]
     choice = st.selectbox(label, names, index=names.index(default) if default in names else 0, key=key)

@@ -6,7 +6,8 @@ Conversion time: with ``--fresh`` each built-in is converted again into a tempor
 (the real GGUF -> safetensors path, tokenizer extraction included); otherwise the time
 recorded in the cache manifest when this machine first converted it. Load time: dense
 ``from_pretrained`` (fp32) + tokenizer. Generation: greedy, batch 1, exactly
-``--new-tokens`` new tokens after a chat prompt (KV cache on), after one warm-up.
+``--new-tokens`` new tokens after a chat prompt (KV cache on), after one warm-up, with 1
+torch thread and with the default count.
 ``--write`` replaces the "## Models" section of the given markdown file (creating it).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import re
 import sys
@@ -49,12 +51,21 @@ def measure(name: str, *, fresh: bool, new_tokens: int) -> dict:
     enc = tok(render_prompt(tok, PROMPT), return_tensors="pt")
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     gen = dict(do_sample=False, pad_token_id=pad, min_new_tokens=new_tokens, max_new_tokens=new_tokens)
-    with torch.no_grad():
-        model.generate(**enc, **{**gen, "min_new_tokens": 4, "max_new_tokens": 4})  # warm-up
-        started = time.perf_counter()
-        out = model.generate(**enc, **gen)
-        gen_s = time.perf_counter() - started
-    produced = out.shape[1] - enc["input_ids"].shape[1]
+    speeds = {}
+    default_threads = torch.get_num_threads()
+    for threads in sorted({1, default_threads}):
+        # Measured per thread count: on a shared, oversubscribed CPU, OpenMP threads that
+        # spin-wait for each other can make 2 threads much slower than 1.
+        torch.set_num_threads(threads)
+        with torch.no_grad():
+            model.generate(**enc, **{**gen, "min_new_tokens": 4, "max_new_tokens": 4})  # warm-up
+            started = time.perf_counter()
+            out = model.generate(**enc, **gen)
+            gen_s = time.perf_counter() - started
+        produced = out.shape[1] - enc["input_ids"].shape[1]
+        assert produced == new_tokens, (produced, new_tokens)
+        speeds[f"generate tok/s ({threads} thr)"] = f"{produced / gen_s:.1f}"
+    torch.set_num_threads(default_threads)
 
     reference = load_gguf_model(name).eval()
     with torch.no_grad():
@@ -67,7 +78,7 @@ def measure(name: str, *, fresh: bool, new_tokens: int) -> dict:
         "dense on disk (MiB)": f"{entry_size_bytes(folder) / 2**20:.0f}",
         "convert (s)": f"{convert_s:.1f} ({how})",
         "load (s)": f"{load_s:.2f}",
-        "generate (tok/s)": f"{produced / gen_s:.1f} ({produced} tok)",
+        **speeds,
         "max abs logit diff vs GGUF": f"{diff:.2e}",
     }
 
@@ -103,7 +114,8 @@ def main() -> int:
 
     rows = [measure(n, fresh=args.fresh, new_tokens=args.new_tokens) for n in args.names]
     table = markdown_table(rows)
-    machine = (f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores (load average "
+               f"{os.getloadavg()[0]:.1f} at the end), {torch.get_num_threads()} torch threads, "
                f"torch {torch.__version__}, Python {sys.version.split()[0]}")
     header = (f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine} "
               f"(CPU, fp32; `bench/models_speed.py{' --fresh' if args.fresh else ''}`; "

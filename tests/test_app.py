@@ -49,6 +49,7 @@ TABLES = {
     "runs-overview": ("run", "checkpoints", "evaluated"),
     "runs-checkpoints": ("checkpoint", "size_mb"),
     "runs-metrics": ("step", "loss", "lr"),
+    "runs-evals": ("step", "checkpoint", "gsm8k"),
     "lb-table": ("model", "average", "benchmarks"),
     "lb-paired": ("benchmark", "only_a_correct", "p_value"),
     "lb-items": ("doc_id", "score A", "disagree"),
@@ -96,6 +97,10 @@ def test_runs_page_shows_losses_checkpoints_and_config(app_root: Path) -> None:
     assert overview.loc["tiny", "evaluated"] == 2  # step-2 and step-4 went through `workbench eval --run`
     assert list(frame(at, "runs-checkpoints")["checkpoint"]) == ["step-2", "step-4"]
     assert any("tiny-random-llama" in c.value for c in at.code)  # the config is shown
+    scores = frame(at, "runs-evals").set_index("checkpoint")
+    for checkpoint in ("step-2", "step-4"):
+        doc = json.loads((app_root / "tiny" / "evals" / checkpoint / "gsm8k" / "results.json").read_text())
+        assert scores.loc[checkpoint, "gsm8k"] == pytest.approx(100 * doc["results"]["gsm8k"]["exact_match,none"])
     logged = frame(at, "runs-metrics")
     assert list(logged["step"]) == [r["step"] for r in read_jsonl(app_root / "tiny" / "metrics.jsonl")]
     tokens_per_s = [r["tokens"] / r["step_time_s"] for r in read_jsonl(app_root / "tiny" / "metrics.jsonl")]

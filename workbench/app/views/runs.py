@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from workbench.app import data, readers
+from workbench.app import data, evals, readers
 from workbench.app.discover import Inventory
 from workbench.app.root import current_root
 from workbench.app.widgets import empty_state, load_or_error, paginate
@@ -72,7 +72,7 @@ def render() -> None:
     labels = list(table["run"])
     label = st.selectbox("Run", labels, key="runs-run")
     run = inv.runs[labels.index(label)]
-    tabs = st.tabs(["Training curves", "Throughput", "Config", "Checkpoints"])
+    tabs = st.tabs(["Training curves", "Throughput", "Config", "Checkpoints", "Evaluations"])
     metrics = None
     with tabs[0]:
         if (run / "metrics.jsonl").is_file():
@@ -103,6 +103,8 @@ def render() -> None:
             if rows is not None:
                 st.caption(f"Evaluation queue (consumed by `workbench eval --run {run}`): {len(rows)} checkpoint(s)")
                 st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs-queue")
+    with tabs[4]:
+        checkpoint_evals(inv, run)
 
 
 def curves(metrics: pd.DataFrame) -> None:
@@ -137,3 +139,25 @@ def throughput(metrics: pd.DataFrame) -> None:
     st.line_chart(tps, x="step", y="tokens_per_s")
     if "lr" in metrics.columns:
         st.line_chart(metrics, x="step", y="lr")
+
+
+def checkpoint_evals(inv: Inventory, run: Path) -> None:
+    """Benchmark scores of this run's checkpoints against the training step."""
+    found = [e for e in inv.evals if _inside(e.model_dir, run)]
+    if not found:
+        st.info(f"No checkpoint of this run is evaluated yet. Evaluate them with `workbench eval --run {run}` "
+                "(add `--watch` to follow a run that is still training).")
+        return
+    rows, errors = evals.headline_rows(found, data.json_object)
+    for message in errors:
+        st.error(f"Skipped a results file: {message}")
+    if rows.empty:
+        return
+    rows["checkpoint"] = rows["model_dir"].map(lambda d: Path(d).name)
+    rows["step"] = rows["checkpoint"].str.extract(r"(\d+)$", expand=False).astype(float)
+    rows["score (%)"] = 100 * rows["value"]
+    chart = alt.Chart(rows).mark_line(point=True).encode(
+        x="step:Q", y="score (%):Q", color="benchmark:N", tooltip=["checkpoint", "benchmark", "score (%)", "n"])
+    st.altair_chart(chart, width="stretch")
+    table = rows.pivot_table(index=["step", "checkpoint"], columns="benchmark", values="score (%)").reset_index()
+    st.dataframe(table, hide_index=True, key="runs-evals")

@@ -4,6 +4,7 @@ export, and a paired comparison (McNemar exact, bootstrap CI) of two rows."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -103,10 +104,9 @@ def paired(rows: pd.DataFrame, model_a: str, model_b: str) -> None:
         if names:
             st.caption(f"Not compared ({side.replace('_', ' ')}): {', '.join(names)}")
     bench = st.selectbox("Per-item differences on", list(table["benchmark"]), key="lb-item-bench")
-    path_a = rows[(rows["model"] == model_a) & (rows["benchmark"] == bench)]["samples"].iloc[0]
-    path_b = rows[(rows["model"] == model_b) & (rows["benchmark"] == bench)]["samples"].iloc[0]
-    samples_a = load_or_error(data.samples, path_a)
-    samples_b = load_or_error(data.samples, path_b)
+    # samples.jsonl sit next to each results.json (the layout compare_dirs relies on too).
+    samples_a = load_or_error(data.samples, Path(dir_a) / bench / "samples.jsonl")
+    samples_b = load_or_error(data.samples, Path(dir_b) / bench / "samples.jsonl")
     if samples_a is None or samples_b is None:
         return
     items = evals.per_item(samples_a, samples_b)

@@ -57,6 +57,11 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
+def _is_run_dir(path: Path) -> bool:
+    """A training run folder (not e.g. ``runs/`` holding ``runs/evals/<model>/``)."""
+    return any((path / name).exists() for name in ("config.yaml", "checkpoints", "eval_queue.jsonl", "metrics.jsonl"))
+
+
 class Store:
     """A connection to ``<root>/workbench.db`` with indexing helpers."""
 
@@ -100,8 +105,9 @@ class Store:
         bench, metric, value, stderr, n = headline(results)
         model = out_dir.parent.name
         run_id = checkpoint = None
-        if out_dir.parent.parent.name == "evals":  # <run>/evals/<checkpoint>/<benchmark>
-            run_id, checkpoint = out_dir.parent.parent.parent.name, model
+        evals = out_dir.parent.parent
+        if evals.name == "evals" and _is_run_dir(evals.parent):  # <run>/evals/<checkpoint>/<benchmark>
+            run_id, checkpoint = evals.parent.name, model
         style = results.get("configs", {}).get(bench, {}).get("prompt_style")
         key = str(results_path.resolve())
         with self.transaction() as db:

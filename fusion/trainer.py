@@ -205,9 +205,17 @@ class FusionTrainer(Trainer):
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Add the mean of every loss term since the previous log to training logs."""
         if "loss" in logs and self._term_count:
-            for key, total in self._term_sums.items():
-                logs[key] = total / self._term_count
-            logs["tokens"] = self._tokens
+            # Mean over every micro-batch of every process (like the Trainer's own loss);
+            # the reduction is collective, and every process logs at the same steps.
+            keys = sorted(self._term_sums)
+            packed = torch.tensor([self._term_sums[k] for k in keys] + [self._term_count, self._tokens],
+                                  dtype=torch.float64, device=self.args.device)
+            if self.accelerator.num_processes > 1:
+                packed = self.accelerator.reduce(packed, reduction="sum")
+            values = packed.tolist()
+            for key, total in zip(keys, values):
+                logs[key] = total / values[-2]
+            logs["tokens"] = int(values[-1])
             self._term_sums = defaultdict(float)
             self._term_count = 0
             self._tokens = 0

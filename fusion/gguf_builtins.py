@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fusion.model_cache import build_entry, log, models_dir, sha256_file
+from fusion.model_cache import build_entry, log, models_dir, read_manifest, sha256_file
 
 
 @dataclass(frozen=True)
@@ -201,12 +201,22 @@ def tokenizer_dir(name: str, *, cache_dir: str | Path | None = None, force: bool
     def build(tmp: Path) -> dict:
         gguf = gguf_path(name, cache_dir=cache_dir)
         log(f"extracting the {name} tokenizer from {gguf.name}")
-        _tokenizer_from_gguf(gguf).save_pretrained(str(tmp))
-        return {"builtin": name, "kind": "tokenizer", "source": str(gguf)}
+        tokenizer = _tokenizer_from_gguf(gguf)
+        tokenizer.save_pretrained(str(tmp))
+        return {"builtin": name, "kind": "tokenizer", "source": str(gguf),
+                "num_tokens": len(tokenizer)}
 
     return build_entry(
-        target, build, fix_hint=f"run `workbench models prepare {name} --force`", force=force
+        target, build, fix_hint=f"run `workbench models prepare {name} --force`", force=force,
+        is_stale=lambda manifest: "num_tokens" not in manifest,
     )
+
+
+def tokenizer_size(name: str, *, cache_dir: str | Path | None = None) -> int:
+    """``len(tokenizer)`` of built-in ``name`` (from the cache manifest: loading Gemma's
+    262k-token tokenizer just to count it costs seconds)."""
+    folder = tokenizer_dir(name, cache_dir=cache_dir)
+    return int(read_manifest(folder)["num_tokens"])
 
 
 def load_gguf_model(name: str, *, cache_dir: str | Path | None = None):

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fusion.gguf_builtins import GGUF_BUILTINS, prepare_builtin, tokenizer_dir
+from fusion.gguf_builtins import GGUF_BUILTINS, prepare_builtin, tokenizer_dir, tokenizer_size
 from fusion.model_cache import build_entry, log, models_dir
 
 BUILTINS: dict[str, str] = {name: spec.description for name, spec in GGUF_BUILTINS.items()}
@@ -127,7 +127,7 @@ def tiny_random(
     num_kv_heads = num_kv_heads or num_heads
     intermediate_size = intermediate_size or 4 * hidden_size
     tok_dir = tokenizer_dir(tokenizer, cache_dir=cache_dir)
-    tok_size = len(_load_tokenizer(tok_dir))
+    tok_size = tokenizer_size(tokenizer, cache_dir=cache_dir)
     vocab = tok_size if vocab_size is None else int(vocab_size)
     if vocab < tok_size:
         raise ValueError(

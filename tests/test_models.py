@@ -320,3 +320,15 @@ def test_gguf_chunks_in_wrong_order_fail_the_sha_check(tmp_path: Path, monkeypat
     monkeypatch.setitem(GGUF_BUILTINS, "gemma3-270m", real)
     assembled = gguf_path("gemma3-270m", cache_dir=tmp_path)  # the real order verifies
     assert check_entry(assembled.parent)["files"][real.gguf_name]["size"] == 253_113_024
+
+
+@pytest.mark.slow
+def test_tiny_random_gemma3_uses_the_gemma_tokenizer(builtin_dirs) -> None:
+    """gemma3 family: real Gemma-3 architecture with the 262,144-token Gemma tokenizer
+    (machine cache: the Gemma tokenizer is extracted there once)."""
+    model, tok = models.load_model_and_tokenizer("tiny-random-gemma3?hidden=32&layers=2&heads=2")
+    assert type(model).__name__ == "Gemma3ForCausalLM"
+    assert model.config.vocab_size == len(tok) == 262144
+    enc = tok(["hello world", "a"], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        assert model(**enc).logits.shape == (2, enc["input_ids"].shape[1], 262144)

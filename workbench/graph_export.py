@@ -23,17 +23,18 @@ import pandas as pd
 
 from fusion.graphs import CoactivationGraph
 from fusion.gw import exact_gw, gw_objective
-from workbench.diagnostics import DiagnosedPair, ModelOutputs, node_ranking
+from workbench.diagnostics import DiagnosedPair, ModelOutputs, node_ranking, oriented_pair
 
 KEY_COLUMNS = ("checkpoint", "source", "example_id")
 
 
 def exact_coupling(diagnosed: DiagnosedPair, *, restarts: int, seed: int) -> np.ndarray:
-    """The coupling of the exact-GW value in ``diagnosed.row``: ``exact_gw`` is
-    deterministic in (graphs, restarts, seed), so the same call returns the same T.
+    """The coupling (pivot nodes x source nodes) of the exact-GW value in
+    ``diagnosed.row``: ``exact_gw`` is deterministic in (graphs, orientation, restarts,
+    seed), so the same call returns the same T.
     The value at T is checked against the row, so the export can never show a coupling
     other than the one whose GW the table reports."""
-    pair = diagnosed.pair
+    pair = oriented_pair(diagnosed.pair, diagnosed.swapped)
     uniform = bool(np.allclose(pair.p, pair.p[0]) and np.allclose(pair.q, pair.q[0]))
     result = exact_gw(pair.C, pair.D, None if uniform else pair.p, None if uniform else pair.q,
                       restarts=restarts, seed=seed)
@@ -41,7 +42,8 @@ def exact_coupling(diagnosed: DiagnosedPair, *, restarts: int, seed: int) -> np.
     value = gw_objective(pair.C, pair.D, result.coupling)
     if not np.isclose(value, reported, rtol=1e-6, atol=1e-12 * max(1.0, abs(reported))):
         raise RuntimeError(f"exact GW is not reproducible: {value!r} vs reported {reported!r}")
-    return np.asarray(result.coupling)
+    coupling = np.asarray(result.coupling)
+    return coupling.T if diagnosed.swapped else coupling
 
 
 def _side_nodes(graph: CoactivationGraph, order: np.ndarray, decode, side: str) -> pd.DataFrame:

@@ -209,7 +209,11 @@ def resolve_model(spec: str | Path, *, cache_dir: str | Path | None = None) -> P
     local = Path(text).expanduser()
     if local.is_dir():
         if not (local / "config.json").is_file():
-            raise ValueError(f"{local}: a directory but not a Hugging Face model folder (no config.json)")
+            hint = ""
+            if (local / "checkpoints").is_dir():  # a run directory: name one of its checkpoints
+                found = sorted(p.name for p in (local / "checkpoints").iterdir() if p.is_dir())
+                hint = f"; it is a run directory, pass one of {local / 'checkpoints'}/{{{','.join(found)}}}"
+            raise ValueError(f"{local}: a directory but not a Hugging Face model folder (no config.json){hint}")
         return local
     if text in GGUF_BUILTINS:
         return prepare_builtin(text, cache_dir=cache_dir)

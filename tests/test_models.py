@@ -118,8 +118,8 @@ def test_resolve_local_dirs_and_hub_ids(tmp_cache: Path, tmp_path: Path, monkeyp
     model.save_pretrained(ckpt)
     tok.save_pretrained(ckpt)
     assert models.resolve_model(ckpt) == ckpt
-    with pytest.raises(ValueError, match="no config.json"):
-        models.resolve_model(tmp_path)
+    with pytest.raises(ValueError, match=r"no config.json.*run directory.*step-1"):
+        models.resolve_model(tmp_path / "runs" / "r1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     with pytest.raises(ValueError, match=r"'HuggingFaceTB/SmolLM2-360M'.*offline.*--local-dir"):
@@ -332,3 +332,21 @@ def test_tiny_random_gemma3_uses_the_gemma_tokenizer(builtin_dirs) -> None:
     enc = tok(["hello world", "a"], return_tensors="pt", padding=True)
     with torch.no_grad():
         assert model(**enc).logits.shape == (2, enc["input_ids"].shape[1], 262144)
+
+
+@pytest.mark.slow
+def test_models_cli_list_info_and_errors(builtin_dirs, capsys) -> None:
+    from workbench.cli import main
+
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "smollm2-135m-instruct    [prepared]" in out and "tiny-random-gemma3" in out
+    assert main(["models", "info", "gemma3-270m"]) == 0
+    out = capsys.readouterr().out
+    assert "vocab 262144" in out and "chat template: none" in out
+    assert f"folder:      {builtin_dirs['gemma3-270m'].resolve()}" in out
+    assert main(["models", "info", "smollm2-135m-instruct"]) == 0
+    assert "chat template: own" in capsys.readouterr().out
+    assert main(["models", "prepare", "tiny-random-rnn"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown tiny-random family 'rnn'" in err[0]

@@ -4,6 +4,7 @@ runs root. The app only reads the runs it shows."""
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start Streamlit in the foreground; returns its exit code."""
+    """Start Streamlit in the foreground (replacing this process on POSIX)."""
     if not args.root.is_dir():
         raise FileNotFoundError(f"runs root {args.root} is not a folder (train with `workbench fuse` "
                                 "or pass --root)")
@@ -58,4 +59,8 @@ def run(args: argparse.Namespace) -> int:
                                 "(pip install -e .)")
     command = streamlit_command(args.root, port=args.port, address=args.address, headless=args.headless)
     print(f"workbench app: serving {args.root.resolve()} on http://{args.address}:{args.port}", flush=True)
+    if os.name == "posix":
+        # Become the Streamlit process: a signal sent to `workbench app` (Ctrl-C, a test's
+        # terminate()) then reaches the server itself and no orphan is left behind.
+        os.execv(sys.executable, command)
     return subprocess.call(command)

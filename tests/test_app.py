@@ -406,11 +406,13 @@ def server_url(app_root: Path):  # noqa: F811 - the fixture imported above
         wait_healthy(url, server)
         yield url
     finally:
+        # `workbench app` execs Streamlit, so SIGTERM reaches the server itself.
         server.terminate()
         try:
-            server.wait(timeout=20)
+            server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+            pytest.fail("the app server did not stop on SIGTERM")
 
 
 def test_every_page_renders_in_chromium(server_url: str, app_root: Path) -> None:  # noqa: F811

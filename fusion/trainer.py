@@ -145,14 +145,18 @@ def fusion_terms(
     lam, k, g = loss_cfg.lambda_, loss_cfg.k, loss_cfg.gld
     if lam > 0 and (loss_cfg.alpha > 0 or loss_cfg.beta > 0):
         pos, mask = batch["distill_pos"], batch["distill_mask"]
+        # Top-k over the window of positions that holds every response (a view: no
+        # (B, L, V) copy, and the prompt rows before it are skipped), then pick the rows.
+        lo = int(pos[mask].min()) if bool(mask.any()) else 0
+        hi = int(pos.max()) + 1
+        window = logits[:, lo:hi]
 
         def at_response(topk: TopK) -> TopK:
-            # Top-k over every position, then pick the response rows: no (B, L, V) copy.
-            where = pos.unsqueeze(-1).expand(-1, -1, k)
+            where = (pos - lo).clamp(0, hi - lo - 1).unsqueeze(-1).expand(-1, -1, k)
             return TopK(torch.gather(topk.values, 1, where), torch.gather(topk.indices, 1, where))
 
-        pivot_prob = at_response(topk_sparsify(logits, k, value="prob"))
-        pivot_graph = pivot_prob if g.value == "prob" else at_response(topk_sparsify(logits, k, value=g.value))
+        pivot_prob = at_response(topk_sparsify(window, k, value="prob"))
+        pivot_graph = pivot_prob if g.value == "prob" else at_response(topk_sparsify(window, k, value=g.value))
         for name, t in zip(source_names, batch["teachers"]):
             if loss_cfg.alpha > 0:
                 src_prob = truncate_topk(TopK(t["logprobs"].exp(), t["indices"]), k)

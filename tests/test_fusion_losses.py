@@ -189,3 +189,25 @@ def test_gld_decreases_when_optimising_pivot_toward_fixed_source() -> None:
         loss.backward()
         opt.step()
     assert values[-1] < 0.2 * values[0], (values[0], values[-1])
+
+
+def test_fusion_terms_pick_each_rows_response_positions() -> None:
+    """Rows with different prompt lengths (and padding): the WD and GLD of fusion_terms equal
+    the same terms computed from each row's response logits taken out one by one."""
+    logits, batch = _synthetic_batch()
+    batch["distill_pos"] = torch.tensor([[2, 3, 4, 5], [4, 5, 6, 0]])
+    batch["distill_mask"] = torch.tensor([[True] * 4, [True, True, True, False]])
+    t = batch["teachers"][0]
+    t["align_weight"][1, 3] = 0.0  # the padded pivot position has no partner
+    cfg = LossConfig(lambda_=0.5, alpha=1.0, beta=1.0, k=5)
+    terms = fusion_terms(logits, batch, cfg, ["s"], {"s": 1.0})
+    wd, g = [], []
+    for b in range(2):
+        n = int(batch["distill_mask"][b].sum())
+        rows = logits[b, batch["distill_pos"][b, :n]].unsqueeze(0)
+        piv = topk_sparsify(rows, 5)
+        src = source_topk(t["logprobs"][b : b + 1], t["indices"][b : b + 1], t["lse"][b : b + 1], "prob")
+        wd.append(aligned_wd(piv.values, src.values, t["align_index"][b : b + 1, :n], t["align_weight"][b : b + 1, :n]))
+        g.append(gld(piv, torch.ones(1, n, dtype=torch.bool), src, t["mask"][b : b + 1]))
+    assert terms["wd/s"].item() == pytest.approx(torch.cat(wd).mean().item(), rel=1e-6)
+    assert terms["gld/s"].item() == pytest.approx(torch.cat(g).mean().item(), rel=1e-6)

@@ -25,7 +25,13 @@ from pathlib import Path
 
 import torch
 
-from fusion.gguf_builtins import GGUF_BUILTINS, gguf_path, load_gguf_model, prepare_builtin
+from fusion.gguf_builtins import (
+    GGUF_BUILTINS,
+    gguf_path,
+    load_gguf_model,
+    max_logit_diff,
+    prepare_builtin,
+)
 from fusion.model_cache import entry_size_bytes, read_manifest
 from fusion.models import load_model_and_tokenizer, render_prompt
 
@@ -67,9 +73,7 @@ def measure(name: str, *, fresh: bool, new_tokens: int) -> dict:
         speeds[f"generate tok/s ({threads} thr)"] = f"{produced / gen_s:.1f}"
     torch.set_num_threads(default_threads)
 
-    reference = load_gguf_model(name).eval()
-    with torch.no_grad():
-        diff = (model(**enc).logits - reference(**enc).logits).abs().max().item()
+    diff = max_logit_diff(model, load_gguf_model(name), tok)
     return {
         "model": name,
         "params (M)": f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}",

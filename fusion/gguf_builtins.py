@@ -19,8 +19,12 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fusion.model_cache import build_entry, log, models_dir, read_manifest, sha256_file
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 @dataclass(frozen=True)
@@ -219,7 +223,7 @@ def tokenizer_size(name: str, *, cache_dir: str | Path | None = None) -> int:
     return int(read_manifest(folder)["num_tokens"])
 
 
-def load_gguf_model(name: str, *, cache_dir: str | Path | None = None):
+def load_gguf_model(name: str, *, cache_dir: str | Path | None = None) -> PreTrainedModel:
     """Load built-in ``name`` straight from its GGUF through transformers (fp32, dequantised)."""
     import torch
     from transformers import AutoModelForCausalLM
@@ -237,7 +241,12 @@ LOGIT_TOLERANCE = 1e-3
 CONVERTER_VERSION = 2
 
 
-def _max_logit_diff(model_a, model_b, tokenizer, texts=CHECK_TEXTS) -> float:
+def max_logit_diff(
+    model_a: PreTrainedModel,
+    model_b: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    texts: tuple[str, ...] | list[str] = CHECK_TEXTS,
+) -> float:
     """Max |logit difference| of two models on the non-padding positions of ``texts``."""
     import torch
 
@@ -282,7 +291,7 @@ def _convert(name: str, tmp: Path, cache_dir: str | Path | None) -> dict:
     shutil.copy2(tok_dir / "manifest.json", tmp / "tokenizer_manifest.json")
     # Check the *saved* files, reloaded, against the GGUF model still in memory (a second
     # GGUF parse costs a minute for Gemma's 262k-token vocabulary, so do it here, once).
-    diff = _max_logit_diff(AutoModelForCausalLM.from_pretrained(str(tmp), dtype=torch.float32),
+    diff = max_logit_diff(AutoModelForCausalLM.from_pretrained(str(tmp), dtype=torch.float32),
                            quantised, tokenizer)
     if diff > LOGIT_TOLERANCE:
         raise ValueError(f"{gguf}: converted model's logits differ from the GGUF model's by {diff}")

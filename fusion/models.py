@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from fusion.gguf_builtins import GGUF_BUILTINS, prepare_builtin, tokenizer_dir, tokenizer_size
 from fusion.model_cache import build_entry, log, models_dir
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 BUILTINS: dict[str, str] = {name: spec.description for name, spec in GGUF_BUILTINS.items()}
 
@@ -237,7 +241,7 @@ def resolve_model(spec: str | Path, *, cache_dir: str | Path | None = None) -> P
     return text
 
 
-def _load_tokenizer(path: str | Path):
+def _load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
     """Load a fast tokenizer; the trainer's alignment needs ``return_offsets_mapping``."""
     from transformers import AutoTokenizer
 
@@ -247,8 +251,13 @@ def _load_tokenizer(path: str | Path):
     return tokenizer
 
 
-def load_model_and_tokenizer(spec: str | Path, *, dtype=None, device: str = "cpu",
-                             cache_dir: str | Path | None = None):
+def load_model_and_tokenizer(
+    spec: str | Path,
+    *,
+    dtype: torch.dtype | None = None,
+    device: str = "cpu",
+    cache_dir: str | Path | None = None,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Resolve ``spec`` and load ``(model, tokenizer)`` in eval mode (dtype default fp32)."""
     import torch
     from transformers import AutoModelForCausalLM
@@ -277,7 +286,7 @@ NAMED_TEMPLATES: dict[str, str] = {
 }
 
 
-def chat_template_for(tokenizer, override: str | None = None) -> str:
+def chat_template_for(tokenizer: PreTrainedTokenizerBase, override: str | None = None) -> str:
     """The chat template to use: ``override`` (a name in NAMED_TEMPLATES or Jinja),
     else the tokenizer's own, else ``PLAIN_TEMPLATE``."""
     if override:
@@ -286,7 +295,7 @@ def chat_template_for(tokenizer, override: str | None = None) -> str:
 
 
 def render_prompt(
-    tokenizer,
+    tokenizer: PreTrainedTokenizerBase,
     messages_or_prompt: str | list[dict[str, str]],
     *,
     template: str | None = None,

@@ -25,7 +25,7 @@ from fusion.gguf_builtins import (
     GGUF_BUILTINS,
     LOGIT_TOLERANCE,
     GGUFBuiltin,
-    _max_logit_diff,
+    max_logit_diff,
     gguf_path,
     load_gguf_model,
     verify_gguf,
@@ -121,7 +121,6 @@ def test_resolve_local_dirs_and_hub_ids(tmp_cache: Path, tmp_path: Path, monkeyp
     with pytest.raises(ValueError, match=r"no config.json.*run directory.*step-1"):
         models.resolve_model(tmp_path / "runs" / "r1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     with pytest.raises(ValueError, match=r"'HuggingFaceTB/SmolLM2-360M'.*offline.*--local-dir"):
         models.resolve_model("HuggingFaceTB/SmolLM2-360M")
     with pytest.raises(ValueError, match="not a local folder"):
@@ -271,13 +270,13 @@ def test_converted_logits_match_gguf_model(loaded_builtins) -> None:
     dense, tok = loaded_builtins["smollm2-135m-instruct"]
     reference = load_gguf_model("smollm2-135m-instruct")
     texts = ["Paris is the capital of France.", "for i in range(10):\n    print(i)", "Hi"]
-    diff = _max_logit_diff(dense, reference, tok, texts)
+    diff = max_logit_diff(dense, reference, tok, texts)
     print(f"smollm2-135m-instruct: max |logit diff| dense vs GGUF = {diff:.3g}")
     assert diff <= LOGIT_TOLERANCE
     # The check is sensitive: one perturbed weight row is visible in the logits.
     with torch.no_grad():
         reference.model.layers[0].mlp.down_proj.weight[0] += 0.05
-    assert _max_logit_diff(dense, reference, tok, texts) > LOGIT_TOLERANCE
+    assert max_logit_diff(dense, reference, tok, texts) > LOGIT_TOLERANCE
 
 
 @pytest.mark.slow

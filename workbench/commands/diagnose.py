@@ -42,7 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-response-tokens", type=int, default=256)
     p.add_argument("--experiment", action="store_true", help="run the headline experiment into --out")
     p.add_argument("--examples", type=int, default=100, help="--experiment: number of examples")
-    p.add_argument("--train-steps", type=int, default=12, help="--experiment: steps of each fusion run")
+    p.add_argument("--train-steps", type=int, default=8, help="--experiment: steps of each fusion run")
+    p.add_argument("--train-examples", type=int, default=16,
+                   help="--experiment: training examples of each fusion run (also the trajectory's)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--store", type=Path, metavar="ROOT",
                    help="run-store root to index the results in (default: the run's parent with "
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         from workbench.diagnostics_experiment import run_experiment
 
         run_experiment(args.out, options=options, examples=args.examples, restarts=args.restarts,
-                       train_steps=args.train_steps, seed=args.seed, store_root=args.store or args.out)
+                       train_steps=args.train_steps, trajectory_examples=args.train_examples, seed=args.seed, store_root=args.store or args.out)
         return 0
 
     from fusion.data import load_examples

@@ -28,7 +28,8 @@ from fusion.align import align_positions, alignment_tensors
 from fusion.config import FusionConfig, LossConfig
 from fusion.data import Example, TokenizedExample
 from fusion.graphs import TopK, topk_sparsify
-from fusion.losses import aligned_wd, fusion_objective, gld, response_cross_entropy, source_topk, truncate_topk
+from fusion.losses import (aligned_wd, fusion_objective, gld_sources, response_cross_entropy, source_topk,
+                           truncate_topk)
 from fusion.teacher_cache import TeacherCache
 
 CHECKPOINT_PREFIX = "step-"
@@ -163,10 +164,13 @@ def fusion_terms(
                 wd_terms[name] = aligned_wd(pivot_prob.values, src_prob.values,
                                             t["align_index"], t["align_weight"]).mean()
                 terms[f"wd/{name}"] = wd_terms[name]
-            if loss_cfg.beta > 0:
-                src = truncate_topk(source_topk(t["logprobs"], t["indices"], t["lse"], g.value), k)
-                gld_terms[name] = gld(pivot_graph, mask, src, t["mask"], nodes=g.nodes, normalize=g.normalize,
-                                      weights=g.weights, order=g.order, mode=g.mode).mean()
+        if loss_cfg.beta > 0:
+            graphs = [(truncate_topk(source_topk(t["logprobs"], t["indices"], t["lse"], g.value), k), t["mask"])
+                      for t in batch["teachers"]]
+            per_source = gld_sources(pivot_graph, mask, graphs, nodes=g.nodes, normalize=g.normalize,
+                                     weights=g.weights, order=g.order, mode=g.mode)  # (S, B)
+            for name, values in zip(source_names, per_source):
+                gld_terms[name] = values.mean()
                 terms[f"gld/{name}"] = gld_terms[name]
     terms["loss"] = fusion_objective(terms["ce"], wd_terms, gld_terms, source_weights,
                                      lam=lam, alpha=loss_cfg.alpha, beta=loss_cfg.beta)

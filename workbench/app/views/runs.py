@@ -119,9 +119,10 @@ def curves(metrics: pd.DataFrame) -> None:
     long = metrics[["step", *chosen]].melt(id_vars=["step"], var_name="term", value_name="value").dropna()
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
     chart = alt.Chart(long).mark_line(point=True).encode(
-        x="step:Q", y=alt.Y("value:Q", scale=scale, title=None), color="term:N",
+        x="step:Q", y=alt.Y("value:Q", scale=scale, title=None), color=alt.Color("term:N", legend=None),
         tooltip=["step", "term", "value"],
-    ).properties(width=300, height=200).facet(facet="term:N", columns=3).resolve_scale(y="independent")
+    ).properties(width=250, height=190).facet(
+        facet=alt.Facet("term:N", sort=chosen, title=None), columns=3).resolve_scale(y="independent")
     st.altair_chart(chart)
     st.subheader("Logged values")
     paginate(metrics, key="runs-metrics", hide_index=True)

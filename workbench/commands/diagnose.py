@@ -39,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--export", type=int, default=10, metavar="N",
                    help="export graphs + coupling of the first N examples per checkpoint and source")
     p.add_argument("--top-n", type=int, default=20, help="nodes per graph in the export")
-    p.add_argument("--max-response-tokens", type=int, default=256)
+    p.add_argument("--max-response-tokens", type=int,
+                   help="response tokens kept per example (default: the run's data setting, else 256)")
     p.add_argument("--experiment", action="store_true", help="run the headline experiment into --out")
     p.add_argument("--examples", type=int, default=100, help="--experiment: number of examples")
     p.add_argument("--train-steps", type=int, default=8, help="--experiment: steps of each fusion run")
@@ -82,12 +83,13 @@ def run(args: argparse.Namespace) -> int:
 
     from fusion.data import load_examples
 
-    pivot, sources, data, label = _resolve_inputs(args)
+    pivot, sources, data, label, limits = _resolve_inputs(args)
     examples = load_examples(data)[: args.limit]
     pivots = pivot_trajectory(pivot, args.checkpoints)
     tables = diagnose_to_folder(examples, pivots, sources, args.out, options, restarts=args.restarts,
                                 seed=args.seed, export_examples=args.export, top_n=args.top_n, run_label=label,
-                                max_response_tokens=args.max_response_tokens,
+                                max_response_tokens=args.max_response_tokens or limits[1],
+                                max_prompt_tokens=limits[0],
                                 store_root=args.store or (args.checkpoints.parent if args.checkpoints else args.out.parent))
     print_report(tables)
     print(f"\noutputs in {args.out.resolve()}")
@@ -122,7 +124,9 @@ def _resolve_inputs(args: argparse.Namespace):
     if data is None:
         raise ValueError("give --data FILE.jsonl (or --checkpoints RUN_DIR with a config.yaml)")
     label = args.checkpoints.name if args.checkpoints is not None else pivot.spec
-    return pivot, sources, data, label
+    # Token limits of the run's data (what the trainer saw), else the loader's defaults.
+    limits = (cfg.data.max_prompt_tokens, cfg.data.max_response_tokens) if cfg is not None else (256, 256)
+    return pivot, sources, data, label, limits
 
 
 def print_report(tables) -> None:  # noqa: ANN001 - dict of pandas DataFrames

@@ -94,7 +94,10 @@ def run_experiment(
     if (real_dir / "diagnostics.json").is_file() and (real_dir / "correlations.parquet").is_file():
         # A finished part 1 is reused (files are the source of truth): re-running the
         # command after an interruption only does what is missing.
-        real = {name: pd.read_parquet(real_dir / f"{name}.parquet") for name in ("examples", "summary", "correlations")}
+        from workbench.diagnostics_report import write_aggregates
+
+        examples_df = pd.read_parquet(real_dir / "examples.parquet")
+        real = {"examples": examples_df, **write_aggregates(examples_df, real_dir, "real")[0]}
     else:
         data = demo_as_examples(examples, seed)
         real = diagnose_to_folder(data, [ModelRef(PIVOT, PIVOT)], [ModelRef(SOURCE, SOURCE)], real_dir, options,

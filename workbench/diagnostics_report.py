@@ -61,15 +61,80 @@ def bound_excess(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def correlation_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Long form of the per-variant columns of ``summarize``: one row per (group, variant)."""
+def spearman_given_size(x: np.ndarray, y: np.ndarray, size: np.ndarray) -> float:
+    """Partial Spearman correlation of x and y controlling for ``log size``: the Pearson
+    correlation of the rank residuals after a linear fit on the ranks of size. Graph size
+    drives both GW and its approximations (entries of total-normalised graphs scale like
+    1/n²), so the plain correlation alone can flatter an approximation."""
+    from scipy import stats
+
+    if len(x) < 4 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    rx, ry, rz = (stats.rankdata(v) for v in (x, y, np.log(size)))
+    design = np.c_[np.ones_like(rz), rz]
+
+    def residual(r: np.ndarray) -> np.ndarray:
+        return r - design @ np.linalg.lstsq(design, r, rcond=None)[0]
+
+    ex, ey = residual(rx), residual(ry)
+    if np.ptp(ex) == 0 or np.ptp(ey) == 0:
+        return float("nan")
+    return float(stats.pearsonr(ex, ey)[0])
+
+
+#: Quantities compared with exact GW besides the sorting variants.
+OTHER_MEASURES = ("gw_entropic", "wd", "wd_index")
+
+
+def correlation_table(summary: pd.DataFrame, df: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Long form of the per-variant columns of ``summarize``: one row per (group, variant);
+    with the per-pair table ``df``, also entropic GW and WD against exact GW, and every
+    row's Spearman correlation given graph size (:func:`spearman_given_size`)."""
+    from scipy import stats
+
     rows = []
     for _, s in summary.iterrows():
-        for col in approximation_columns():
-            rows.append({"family": s["family"], "pairs": s["pairs"], "variant": col,
-                         "pearson": s[f"pearson_{col}"], "spearman": s[f"spearman_{col}"],
-                         "median_rel_err": s[f"median_rel_err_{col}"]})
+        g = None
+        if df is not None:
+            g = df if s["family"] == "all" else df[df["family"] == s["family"]]
+        for col in approximation_columns() + (list(OTHER_MEASURES) if g is not None else []):
+            row = {"family": s["family"], "pairs": s["pairs"], "variant": col}
+            if col in OTHER_MEASURES:
+                x, y = g[col].to_numpy(float), g["gw_exact"].to_numpy(float)
+                varying = len(g) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0
+                row.update(pearson=float(stats.pearsonr(x, y)[0]) if varying else float("nan"),
+                           spearman=float(stats.spearmanr(x, y)[0]) if varying else float("nan"),
+                           median_rel_err=float("nan"))
+            else:
+                row.update(pearson=s[f"pearson_{col}"], spearman=s[f"spearman_{col}"],
+                           median_rel_err=s[f"median_rel_err_{col}"])
+            if g is not None:
+                row["spearman_given_size"] = spearman_given_size(
+                    g[col].to_numpy(float), g["gw_exact"].to_numpy(float), (g["n"] * g["m"]).to_numpy(float))
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def aggregate_tables(df: pd.DataFrame, run_label: str) -> dict[str, pd.DataFrame]:
+    """Summary, correlations and trajectory of a per-pair table (rebuildable from
+    ``examples.parquet`` alone)."""
+    summary = summarize(df).merge(bound_excess(df), on="family")
+    pooled = summarize(df.assign(family="all"))
+    correlations = pd.concat([correlation_table(pooled, df), correlation_table(summary, df)], ignore_index=True)
+    return {"summary": summary, "correlations": correlations, "trajectory": trajectory_table(df, run_label)}
+
+
+def write_aggregates(df: pd.DataFrame, out: Path, run_label: str) -> tuple[dict[str, pd.DataFrame], list[Path]]:
+    """Write the aggregate tables and every figure of ``df`` into ``out``."""
+    tables = aggregate_tables(df, run_label)
+    for name, table in tables.items():
+        write_table(table, out, name)
+    correlations = tables["correlations"]
+    figures = [distributions_figure(df, out), scatter_figure(df, correlations[correlations["family"] == "all"], out),
+               runtime_figure(df, out), *write_figures(df, out)]
+    if df["step"].nunique() > 1:
+        figures.append(trajectory_figure(tables["trajectory"], out))
+    return tables, figures
 
 
 def trajectory_table(df: pd.DataFrame, run: str) -> pd.DataFrame:
@@ -134,19 +199,15 @@ def diagnose_to_folder(
     df = pd.DataFrame(rows)
     if "graph_file" not in df:
         df["graph_file"] = None
-    summary = summarize(df).merge(bound_excess(df), on="family")
-    pooled = summarize(df.assign(family="all"))
-    correlations = pd.concat([correlation_table(pooled), correlation_table(summary)], ignore_index=True)
-    trajectory = trajectory_table(df, run_label or (pivots[0].name if pivots else ""))
-    tables = {"examples": df, "summary": summary, "correlations": correlations, "trajectory": trajectory,
-              **exporter.frames()}
+    label = run_label or (pivots[0].name if pivots else "")
+    aggregates, figures = write_aggregates(df, out, label)
+    tables = {"examples": df, **aggregates, **exporter.frames()}
     files: list[str] = []
     for name in TABLES:
-        files += [p.name for p in write_table(tables[name], out, name)]
-    figures = [distributions_figure(df, out), scatter_figure(df, correlation_table(pooled), out),
-               runtime_figure(df, out), *write_figures(df, out)]
-    if df["step"].nunique() > 1:
-        figures.append(trajectory_figure(trajectory, out))
+        if name in aggregates:
+            files += [f"{name}.parquet", f"{name}.csv"]
+        else:
+            files += [p.name for p in write_table(tables[name], out, name)]
     meta: dict[str, Any] = {
         "convention": CONVENTION,
         "options": asdict(options),

@@ -8,6 +8,7 @@ so both input forms of the data contract are exercised. No network.
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,10 @@ def demo_examples(n: int = 300, seed: int = 0) -> list[dict[str, Any]]:
 
 
 def write_demo_data(path: str | Path, n: int = 300, seed: int = 0) -> Path:
-    """Write :func:`demo_examples` to ``path`` as JSONL and return the path."""
-    write_examples(demo_examples(n, seed), path)
-    return Path(path)
+    """Write :func:`demo_examples` to ``path`` as JSONL and return the path. The file is
+    written aside and renamed, so processes of a multi-GPU launch can all call this."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write_examples(demo_examples(n, seed), tmp)
+    os.replace(tmp, path)
+    return path

@@ -143,11 +143,11 @@ class TeacherCache:
         if response is not None and info["response_sha1"] != response_hash(response):
             raise ValueError(f"teacher cache {self.dir}: entry {example_id!r} was computed from a different "
                              "response text (the data changed; delete the cache)")
-        handle = self._handles.get(info["shard"])
-        if handle is None:
+        opened = self._handles.get(info["shard"])
+        if opened is None:
             handle = safe_open(str(self.dir / info["shard"]), framework="pt")
-            self._handles[info["shard"]] = handle
-        keys = set(handle.keys())
+            opened = self._handles[info["shard"]] = (handle, set(handle.keys()))
+        handle, keys = opened
         if f"{example_id}/logprobs" not in keys:
             raise ValueError(f"teacher cache {self.dir}/{info['shard']}: no tensors for id {example_id!r}")
         entry = CacheEntry(

@@ -95,7 +95,9 @@ def test_extraction_shapes(he_docs):
     full = doc["prompt"] + body
     chatty = (f"Sure! Here's the function:\n```python\n{full}\n```\nExample:\n```python\n"
               f"print({entry}(3.5))\n```\nHope this helps.")
-    for output in (chatty, body, f"```python\n{full}", full):
+    # SmolLM2-135M-Instruct's real shape: bare code, then a lone closing fence and prose.
+    lone_close = f"{full}\n# Example usage:\nprint({entry}(3.5))\n```\n\nIn this code, `{entry}` works."
+    for output in (chatty, body, f"```python\n{full}", full, lone_close):
         code = extract_solution(output, doc["prompt"], entry)
         namespace: dict = {}
         exec(compile(code, "<extracted>", "exec"), namespace)  # trusted: the dataset's own code

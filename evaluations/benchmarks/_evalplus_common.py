@@ -105,18 +105,26 @@ def extract_solution(output: str, prompt: str, entry_point: str) -> str:
     write it). Fenced blocks are joined so that a helper defined in one block and the
     entry point in another both survive; ``evalplus.sanitize.sanitize`` then keeps the
     imports and the definitions reachable from the entry point. If that yields no
-    entry-point function, the output is read as a completion of ``prompt``. Definitions
-    the sanitizer wrongly dropped (generators) are restored, and the prompt's own imports
-    (e.g. ``from typing import List``) are put back in front when missing.
+    entry-point function, the raw output is tried, then both read as a completion of
+    ``prompt``. Definitions the sanitizer wrongly dropped (generators) are restored, and
+    the prompt's own imports (e.g. ``from typing import List``) are put back in front
+    when missing.
     """
     from evalplus.sanitize import sanitize
 
     blocks = fenced_blocks(output)
-    body = "\n\n".join(blocks) if blocks else output
-    code = sanitize(body, entry_point)
-    if not defines_function(code, entry_point):
-        code = sanitize(prompt + body, entry_point)
-    code = _restore_dropped_definitions(code, [body, prompt + body])
+    # Candidates in order of preference; a lone closing fence (the answer started with
+    # bare code) makes the "fenced" text prose, so the raw output is tried as well.
+    bodies = (["\n\n".join(blocks)] if blocks else []) + [output]
+    candidates = bodies + [prompt + body for body in bodies]
+    code = ""
+    for candidate in candidates:
+        code = sanitize(candidate, entry_point)
+        if defines_function(code, entry_point):
+            break
+    else:  # no shape defines the entry point: keep the completion reading (it will fail)
+        code = sanitize(prompt + bodies[0], entry_point)
+    code = _restore_dropped_definitions(code, bodies + [prompt + body for body in bodies])
     missing = [line for line in _import_lines(prompt) if line not in code]
     return "\n".join(missing + [code]) if missing else code
 

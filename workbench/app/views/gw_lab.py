@@ -219,6 +219,11 @@ def runtime(df: pd.DataFrame) -> None:
 def show_trajectory(trajectory: pd.DataFrame) -> None:
     """Mean WD, exact GW and approximations per checkpoint step (``workbench diagnose``'s
     trajectory table): how fusion moves the pivot's graphs towards each source."""
+    if trajectory["step"].dropna().nunique() < 2:
+        st.info("These diagnostics cover one model, not a run's checkpoints: "
+                "`workbench diagnose --checkpoints RUN_DIR` gives a trajectory.")
+        st.dataframe(trajectory, hide_index=True, key="gwlab-trajectory")
+        return
     means = [c for c in trajectory.columns if c.endswith("_mean")]
     long = trajectory[["step", "source", *means]].melt(id_vars=["step", "source"], var_name="quantity",
                                                        value_name="mean")

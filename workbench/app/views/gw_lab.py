@@ -154,13 +154,18 @@ def approximation_scatter(df: pd.DataFrame, summary: pd.DataFrame) -> None:
     variants = [c for c in approximation_columns() if c in df.columns]
     variant = st.selectbox("Approximation", variants, index=variants.index("sort_degree_o2")
                            if "sort_degree_o2" in variants else 0, key="gwlab-variant")
-    top = float(max(df["gw_exact"].max(), df[variant].max())) or 1.0
-    points = alt.Chart(df).mark_circle(size=40).encode(
-        x=alt.X("gw_exact:Q", title="exact GW"), y=alt.Y(f"{variant}:Q", title=variant),
+    log = st.checkbox("Log–log axes", value=True, key="gwlab-scatter-log",
+                      help="the approximations can be orders of magnitude below GW; zeros are left out")
+    shown = df[(df["gw_exact"] > 0) & (df[variant] > 0)] if log else df
+    values = pd.concat([shown["gw_exact"], shown[variant]])
+    low, top = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+    scale = alt.Scale(type="log") if log else alt.Scale()
+    points = alt.Chart(shown).mark_circle(size=40).encode(
+        x=alt.X("gw_exact:Q", title="exact GW", scale=scale), y=alt.Y(f"{variant}:Q", title=variant, scale=scale),
         color="group:N", tooltip=["group", "n", "m", "gw_exact", variant],
     )
-    diagonal = alt.Chart(pd.DataFrame({"x": [0.0, top], "y": [0.0, top]})).mark_line(
-        strokeDash=[4, 4], color="gray").encode(x="x:Q", y="y:Q")
+    diagonal = alt.Chart(pd.DataFrame({"x": [low if log else 0.0, top], "y": [low if log else 0.0, top]})).mark_line(
+        strokeDash=[4, 4], color="gray").encode(x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale))
     st.altair_chart((points + diagonal).interactive(), width="stretch")
     cols = ["family", f"pearson_{variant}", f"spearman_{variant}", f"median_rel_err_{variant}"]
     table = summary[cols].rename(columns={"family": "group", f"pearson_{variant}": "pearson",

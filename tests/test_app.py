@@ -201,7 +201,8 @@ def test_gw_lab_on_the_bounds_report(app_root: Path) -> None:
 
 
 def test_gw_lab_on_diagnostics_per_checkpoint(app_root: Path) -> None:
-    at = open_page(app_root, "gw_lab", {"gwlab-report": "diagnostics · tiny/diagnostics/examples.parquet"})
+    at = open_page(app_root, "gw_lab", {"gwlab-report": "bounds · bounds"})
+    rerun_with(at, **{"gwlab-report": "diagnostics · tiny/diagnostics/examples.parquet"})  # switch reports
     table = pd.read_parquet(app_root / "tiny" / "diagnostics" / "examples.parquet")
     medians = frame(at, "gwlab-medians")
     assert list(medians.index) == ["step-0", "step-2", "step-4"]

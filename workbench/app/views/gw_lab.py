@@ -97,7 +97,9 @@ def render() -> None:
         return
     df = with_groups(df)
     groups = list(dict.fromkeys(df["group"]))
-    chosen = st.multiselect("Groups (checkpoint or graph family)", groups, default=groups, key="gwlab-groups")
+    # Keyed by report: another report's groups must not carry over as this one's selection.
+    chosen = st.multiselect("Groups (checkpoint or graph family)", groups, default=groups,
+                            key=f"gwlab-groups-{label}")
     df = df[df["group"].isin(chosen)]
     if df.empty:
         st.warning("No rows in the chosen groups.")

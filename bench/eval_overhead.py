@@ -85,11 +85,15 @@ def append_results(row: str) -> None:
     if SECTION not in text:
         text = text.rstrip("\n") + f"\n\n{SECTION}\n\n`python bench/eval_overhead.py` — our harness vs lm-eval's " \
             "simple_evaluate on the same model object, task (GSM8K paper prompts, greedy, chat template) and items.\n\n" + header
-    start = text.index(SECTION)
-    nxt = text.find("\n## ", start + len(SECTION))
-    end = len(text) if nxt < 0 else nxt
-    section = text[start:end].rstrip("\n") + "\n" + row + "\n"
-    RESULTS_MD.write_text(text[:start] + section + ("\n" + text[end:].lstrip("\n") if nxt >= 0 else ""))
+    # Insert after the last row of this section's first table (others add subsections below).
+    lines = text.split("\n")
+    start = lines.index(SECTION)
+    first = next(i for i in range(start, len(lines)) if lines[i].startswith("|"))
+    last = first
+    while last + 1 < len(lines) and lines[last + 1].startswith("|"):
+        last += 1
+    lines.insert(last + 1, row)
+    RESULTS_MD.write_text("\n".join(lines))
 
 
 def main() -> None:

@@ -167,6 +167,12 @@ def test_every_output_file_is_readable_and_matches_the_store(cli_run) -> None:
     assert len(merged) == len(examples)
     for col in ("gw_exact", "wd", "sort_degree_o2", "lower", "upper", "n", "m"):
         np.testing.assert_allclose(merged[f"{col}_db"].to_numpy(float), merged[col].to_numpy(float), rtol=1e-12)
+    # Files are the source of truth: an index rebuilt from them holds the same rows.
+    from workbench.store import rebuild
+
+    with rebuild(out.parent, tmp_db := out.parent / "rebuilt.db") as rebuilt:
+        assert len(pair_rows(rebuilt, out)) == len(examples)
+    tmp_db.unlink()
 
 
 def test_bounds_real_family_joins_the_report(outputs, tmp_path) -> None:

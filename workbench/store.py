@@ -184,4 +184,8 @@ def rebuild(root: str | Path, db_path: str | Path | None = None) -> Store:
             store.index_eval(results.parent)
         except (KeyError, ValueError, json.JSONDecodeError):
             continue  # not an evaluation results file (e.g. another tool's)
+    # Imported here: diagnostics_store builds on this module.
+    from workbench.diagnostics_store import index_all_diagnostics
+
+    index_all_diagnostics(store)
     return store

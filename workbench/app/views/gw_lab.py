@@ -84,7 +84,7 @@ def render() -> None:
     if not choices:
         empty_state("bound-validation report or diagnostics table", root,
                     f"workbench bounds --out {root}/bounds\n"
-                    f"workbench diagnose --run {root}/<run> --out {root}/<run>/diagnostics")
+                    f"workbench diagnose --checkpoints {root}/<run> --out {root}/<run>/diagnostics")
         return
     label = st.selectbox("Report", list(choices), key="gwlab-report")
     kind, path = choices[label]

@@ -45,8 +45,16 @@ browser:
 test: setup models browser
 	$(PY) -m pytest -q
 
+# The main job on the embedded default: fuse (real SmolLM2 <- real Gemma-3), evaluate every
+# checkpoint offline, diagnose WD vs GW along the run, validate the GW bounds; then open
+# the app with `workbench app --root runs/demo`.
 demo: setup models
+	$(VENV)/bin/workbench fuse --config configs/demo.yaml
+	$(VENV)/bin/workbench eval --run runs/demo/fusion --data-dir $(DATA_DIR) \
+		--benchmarks gsm8k,arc,mmlu,ifeval,humaneval --limit 2 --max-gen-toks 96
+	$(VENV)/bin/workbench diagnose --checkpoints runs/demo/fusion --limit 8 --out runs/demo/diagnostics
 	$(VENV)/bin/workbench bounds --out runs/demo/bounds
+	@echo "demo outputs: runs/demo (fusion run, evals, diagnostics, bounds); view: .venv/bin/workbench app --root runs/demo"
 
 bench: setup
 	$(PY) bench/gw_scaling.py

@@ -20,12 +20,15 @@ from evaluations.results import read_samples
 pytestmark = pytest.mark.slow
 MODEL = "tiny-random-llama"
 BENCHES = "gsm8k,arc"
-LIMIT = 6
+# Enough items (and tokens) that the kill, sent right after the 2nd durable write, lands
+# mid-benchmark even on a quiet machine where a tiny model answers in ~50 ms.
+LIMIT = 16
+GEN_TOKS = "32"
 
 
 def eval_cmd(out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "workbench.cli", "eval", "--model", MODEL, "--benchmarks", BENCHES,
-            "--data-dir", str(DATA_DIR), "--limit", str(LIMIT), "--max-gen-toks", "12", "--batch-size", "2",
+            "--data-dir", str(DATA_DIR), "--limit", str(LIMIT), "--max-gen-toks", GEN_TOKS, "--batch-size", "2",
             "--chunk-size", "1", "--out", str(out), "--no-index", *extra]
 
 
@@ -43,7 +46,7 @@ def test_kill_and_resume_matches_uninterrupted(uninterrupted, tmp_path):
     proc = subprocess.Popen(eval_cmd(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=offline_env())
     deadline = time.time() + 300
     while time.time() < deadline and (not samples.exists() or len(samples.read_text().splitlines()) < 2):
-        time.sleep(0.2)
+        time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done_before = read_samples(samples)
@@ -79,7 +82,7 @@ def test_run_watch_evaluates_queued_checkpoints(uninterrupted, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "workbench.cli", "eval", "--run", str(run), "--watch", "--idle-exit", "1",
          "--poll-seconds", "0.5", "--benchmarks", "arc", "--data-dir", str(DATA_DIR), "--limit", "2",
-         "--max-gen-toks", "12", "--batch-size", "2"],
+         "--max-gen-toks", GEN_TOKS, "--batch-size", "2"],
         capture_output=True, text=True, env=offline_env(), timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -263,14 +263,11 @@ def degree_features(
     factor = sparse_factor(topk, mask=mask, nodes=nodes)
     p = _node_weights(factor, weights)
     degree = _factor_matvec(factor, p)
-    if normalize == "total":
-        ones = (factor.node_ids >= 0).to(p.dtype)
-        total = _factor_matvec(factor, ones).sum(dim=1, keepdim=True)
-        degree = degree / _safe_denominator(total)
-    elif normalize == "row":
-        ones = (factor.node_ids >= 0).to(p.dtype)
-        row_sums = _factor_matvec(factor, ones)
-        degree = degree / _safe_denominator(row_sums)
+    if normalize != "none":
+        # Row sums r = ZₖᵀZₖ 1 serve both: ``total`` divides by Σ_i r_i, ``row`` by r_i.
+        row_sums = _factor_matvec(factor, (factor.node_ids >= 0).to(p.dtype))
+        scale = row_sums.sum(dim=1, keepdim=True) if normalize == "total" else row_sums
+        degree = degree / _safe_denominator(scale)
     single = topk.values.ndim == 2
     values = degree.masked_fill(factor.node_ids < 0, 0.0)
     return NodeFeatures(values=values[0] if single else values, weights=p[0] if single else p)

@@ -15,13 +15,14 @@ which items were written (e.g. after a resumed run) does not matter. Per benchma
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import binomtest
+
+from evaluations.jsonl import jsonl_records
 
 SAMPLES_FILE = "samples.jsonl"
 
@@ -100,23 +101,19 @@ def paired_bootstrap_ci(
 def load_scores(samples_path: Path) -> dict[str, float]:
     """``doc_id -> score`` from one ``samples.jsonl``; errors name the file and line."""
     scores: dict[str, float] = {}
-    with Path(samples_path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                doc_id, score = str(row["doc_id"]), float(row["score"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"{samples_path}:{number}: expected a JSON object with doc_id and a "
-                    f"numeric score ({type(exc).__name__}: {exc})"
-                ) from exc
-            if doc_id in scores:
-                raise ValueError(f"{samples_path}:{number}: duplicate doc_id {doc_id!r}")
-            if not math.isfinite(score):
-                raise ValueError(f"{samples_path}:{number}: score is not finite ({score})")
-            scores[doc_id] = score
+    for number, row in jsonl_records(samples_path):
+        try:
+            doc_id, score = str(row["doc_id"]), float(row["score"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{samples_path}:{number}: expected a JSON object with doc_id and a "
+                f"numeric score ({type(exc).__name__}: {exc})"
+            ) from exc
+        if doc_id in scores:
+            raise ValueError(f"{samples_path}:{number}: duplicate doc_id {doc_id!r}")
+        if not math.isfinite(score):
+            raise ValueError(f"{samples_path}:{number}: score is not finite ({score})")
+        scores[doc_id] = score
     return scores
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluations.base import ScoredSample
+from evaluations.jsonl import jsonl_records
 
 SAMPLES_FILE = "samples.jsonl"
 RESULTS_FILE = "results.json"
@@ -35,16 +36,7 @@ def read_samples(path: Path) -> list[ScoredSample]:
         return []
     samples: list[ScoredSample] = []
     seen: set[str] = set()
-    lines = path.read_text(encoding="utf-8").split("\n")
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if lineno >= len(lines) - 1:  # the torn tail of a killed run
-                break
-            raise ValueError(f"{path}:{lineno}: invalid JSON in samples file ({exc.msg})") from exc
+    for _, row in jsonl_records(path, torn_tail_ok=True):  # the torn tail of a killed run
         if row["doc_id"] in seen:
             continue
         seen.add(row["doc_id"])

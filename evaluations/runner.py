@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from evaluations import registry
 from evaluations.base import Benchmark, PromptStyle, ScoredSample
+from evaluations.jsonl import jsonl_records
 from evaluations.results import (
     RESULTS_FILE,
     SAMPLES_FILE,
@@ -179,15 +180,7 @@ def read_predictions(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: predictions file not found")
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from exc
-        if not isinstance(row, dict):
-            raise ValueError(f"{path}:{lineno}: expected a JSON object {{benchmark, doc_id, output}}")
+    for lineno, row in jsonl_records(path):
         missing = [k for k in ("benchmark", "doc_id", "output") if k not in row]
         if missing:
             raise ValueError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}; expected {{benchmark, doc_id, output}}")
@@ -267,16 +260,12 @@ def ready_checkpoints(run_dir: Path) -> list[Path]:
     found: dict[Path, int] = {}
     queue = run_dir / "eval_queue.jsonl"
     if queue.is_file():
-        for lineno, line in enumerate(queue.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
+        # The trainer may be appending a line right now: a torn last line is skipped.
+        for lineno, item in jsonl_records(queue, torn_tail_ok=True):
             try:
-                item = json.loads(line)
                 path = Path(item["checkpoint"])
-            except (json.JSONDecodeError, KeyError, TypeError):
-                if lineno == len(queue.read_text(encoding="utf-8").splitlines()):
-                    continue  # a line being written right now
-                raise ValueError(f"{queue}:{lineno}: expected {{\"checkpoint\": PATH, \"step\": N}}")
+            except (KeyError, TypeError):
+                raise ValueError(f"{queue}:{lineno}: expected {{\"checkpoint\": PATH, \"step\": N}}") from None
             if not path.is_absolute():
                 path = run_dir / path
             found[path.resolve()] = int(item.get("step", checkpoint_step(path)))

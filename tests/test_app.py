@@ -281,7 +281,7 @@ def test_malformed_files_show_one_error_each_and_the_rest_works(app_root: Path, 
 
     at = open_page(root, "runs")
     assert frame(at, "runs-overview").set_index("run").loc["broken-run", "problem"].endswith(
-        "metrics.jsonl:2: not valid JSON (Expecting property name enclosed in double quotes)")
+        "metrics.jsonl:2: invalid JSON (Expecting property name enclosed in double quotes)")
     assert [e.value for e in at.error if "metrics.jsonl:2" in e.value]
 
     (root / "bounds" / "pairs.csv").write_text("family,n\nx,1\n")

@@ -259,7 +259,7 @@ def test_missing_and_malformed_data_files(tmp_path, humaneval):
     (tmp_path / "humaneval").mkdir()
     bad = tmp_path / "humaneval" / "HumanEvalPlus.jsonl.gz"
     bad.write_bytes(gzip.compress(("\n".join(real[:2] + ["{not json"]) + "\n").encode()))
-    with pytest.raises(BenchmarkDataError, match=r"HumanEvalPlus\.jsonl\.gz:3: not valid JSON"):
+    with pytest.raises(BenchmarkDataError, match=r"HumanEvalPlus\.jsonl\.gz:3: invalid JSON"):
         humaneval.docs(tmp_path)
     row = json.loads(real[0])
     del row["plus_input"]

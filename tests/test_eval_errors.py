@@ -80,6 +80,7 @@ def test_cli_missing_data_is_one_line_exit_2(tmp_path):
     "line, expected",
     [
         ("not json", "invalid JSON"),
+        ('["gsm8k", "0", "x"]', "expected a JSON object, got list"),
         ('{"benchmark": "gsm8k", "doc_id": "0"}', "missing key(s) output"),
         ('{"benchmark": "nope", "doc_id": "0", "output": "x"}', "unknown benchmark 'nope'"),
         ('{"benchmark": "gsm8k", "doc_id": "999999", "output": "x"}', "gsm8k has no doc_id '999999'"),
@@ -112,3 +113,34 @@ def test_unknown_benchmark_and_resume_with_other_settings(tmp_path, capsys):
     code = main_eval("--predictions", str(pred), "--data-dir", str(DATA_DIR), "--out", str(tmp_path / "o"),
                      "--no-index", "--style", "lm-eval")
     assert code == 2 and "different setting (prompt_style)" in capsys.readouterr().err
+
+
+def test_eval_queue_skips_a_line_being_written_but_not_damage(tmp_path):
+    from evaluations.runner import ready_checkpoints
+
+    run = tmp_path / "run"
+    for step in (2, 4):
+        (run / "checkpoints" / f"step-{step}").mkdir(parents=True)
+    queue = run / "eval_queue.jsonl"
+    good = json.dumps({"checkpoint": "checkpoints/step-2", "step": 2})
+    queue.write_text(good + "\n" + '{"checkpoint": "checkp')  # the trainer is mid-append
+    assert ready_checkpoints(run) == [(run / "checkpoints" / "step-2").resolve()]
+    queue.write_text(good + "\n" + '{"step": 4}\n' + good + "\n")
+    with pytest.raises(ValueError, match=rf"{queue}:2: expected"):
+        ready_checkpoints(run)
+    queue.write_text('{"checkp\n' + good + "\n")
+    with pytest.raises(ValueError, match=rf"{queue}:1: invalid JSON"):
+        ready_checkpoints(run)
+
+
+def test_mbpp_fewshot_file_errors_name_file_and_line(tmp_path):
+    from evaluations.benchmarks.mbpp import FEWSHOT_TASK_IDS, fewshot_prefix
+
+    path = tmp_path / "mbpp.jsonl"
+    path.write_text(json.dumps({"task_id": 1, "text": "t", "code": "c", "test_list": []}) + "\n{oops\n")
+    with pytest.raises(BenchmarkDataError, match=rf"mbpp: {path}:2: invalid JSON"):
+        fewshot_prefix(path)
+    path = tmp_path / "mbpp2.jsonl"
+    path.write_text(json.dumps({"task_id": FEWSHOT_TASK_IDS[0], "text": "t"}) + "\n")  # no code
+    with pytest.raises(BenchmarkDataError, match=rf"mbpp: {path}:1: malformed MBPP record \(KeyError"):
+        fewshot_prefix(path)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluations.base import BenchmarkDataError
+from evaluations.jsonl import JsonlError, jsonl_records
 
 
 def require(path: Path, benchmark: str, expected: str) -> Path:
@@ -44,17 +45,11 @@ def read_jsonl(
 ) -> list[dict[str, Any]]:
     """Records of a JSONL(.gz) file; a bad line or a missing key names file and line."""
     records = []
-    for lineno, line in enumerate(read_text(path, benchmark, expected).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BenchmarkDataError(
-                f"{benchmark}: {path}:{lineno}: invalid JSON ({exc.msg}); expected {expected}"
-            ) from exc
-        if not isinstance(record, dict):
-            raise BenchmarkDataError(f"{benchmark}: {path}:{lineno}: not a JSON object; expected {expected}")
+    try:
+        parsed = jsonl_records(path, read_text(path, benchmark, expected))
+    except JsonlError as exc:
+        raise BenchmarkDataError(f"{benchmark}: {exc}; expected {expected}") from exc
+    for lineno, record in parsed:
         missing = [k for k in required if k not in record]
         if missing:
             raise BenchmarkDataError(

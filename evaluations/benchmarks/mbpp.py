@@ -20,12 +20,12 @@ Metrics: ``pass@1_base`` (MBPP base tests) and ``pass@1_plus`` (MBPP+, the headl
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
 from evaluations.base import BenchmarkDataError, PromptStyle
 from evaluations.benchmarks._evalplus_common import EvalPlusBenchmark
+from evaluations.jsonl import JsonlError, jsonl_records
 
 # EvalPlus's codegen instruction for chat models (evalplus/codegen.py, run_codegen).
 EVALPLUS_INSTRUCTION = (
@@ -51,18 +51,17 @@ def fewshot_prefix(path: Path) -> str:
             f"task_id, text, code, test_list) for its few-shot examples"
         )
     rows: dict[int, dict[str, Any]] = {}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                if row["task_id"] in FEWSHOT_TASK_IDS:
-                    rows[row["task_id"]] = row
-                    row["text"], row["code"], row["test_list"]  # noqa: B018 - must exist
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise BenchmarkDataError(
-                    f"mbpp: {path}:{number}: malformed MBPP record ({exc})") from exc
+    try:
+        records = jsonl_records(path)
+    except JsonlError as exc:
+        raise BenchmarkDataError(f"mbpp: {exc}; expected the original MBPP JSONL") from exc
+    for number, row in records:
+        try:
+            if row["task_id"] in FEWSHOT_TASK_IDS:
+                rows[row["task_id"]] = row
+                row["text"], row["code"], row["test_list"]  # noqa: B018 - must exist
+        except (KeyError, TypeError) as exc:
+            raise BenchmarkDataError(f"mbpp: {path}:{number}: malformed MBPP record ({type(exc).__name__}: {exc})") from exc
     missing = [t for t in FEWSHOT_TASK_IDS if t not in rows]
     if missing:
         raise BenchmarkDataError(f"mbpp: {path}: few-shot task ids {missing} missing")

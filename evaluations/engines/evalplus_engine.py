@@ -25,7 +25,6 @@ What is EvalPlus's and what is ours:
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tqdm import tqdm
+
+from evaluations.jsonl import JsonlError, jsonl_records
 
 Dataset = Literal["humaneval", "mbpp"]
 _OVERRIDE = {
@@ -109,21 +110,16 @@ def point_evalplus_at(dataset: Dataset, path: Path) -> None:
 
 def _diagnose(dataset: Dataset, path: Path) -> str:
     """Find the first bad line of an EvalPlus JSONL(.gz) file; '' when none is found."""
-    opener = gzip.open if path.name.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    return f"{path}:{number}: not valid JSON ({exc.msg})"
-                missing = [k for k in REQUIRED_FIELDS if not isinstance(row, dict) or k not in row]
-                if missing:
-                    return f"{path}:{number}: missing field(s) {', '.join(missing)}"
+        records = jsonl_records(path)
+    except JsonlError as exc:
+        return str(exc)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
-        return f"{path}: cannot be read as {'gzip ' if opener is gzip.open else ''}JSONL ({exc})"
+        return f"{path}: cannot be read as {'gzip ' if path.name.endswith('.gz') else ''}JSONL ({exc})"
+    for number, row in records:
+        missing = [k for k in REQUIRED_FIELDS if k not in row]
+        if missing:
+            return f"{path}:{number}: missing field(s) {', '.join(missing)}"
     return ""
 
 

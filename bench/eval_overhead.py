@@ -129,20 +129,14 @@ def main() -> None:
                         help="torch deterministic algorithms (GPU: same outputs on every pass)")
     parser.add_argument("--no-write", action="store_true", help="print only, do not append to RESULTS.md")
     args = parser.parse_args()
-    if args.deterministic:
-        # cuBLAS needs a fixed workspace to be deterministic; set before CUDA initialises.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        import torch
-
-        torch.use_deterministic_algorithms(True)
-
     from evaluations import registry
     from evaluations.engines.lm_eval_engine import LMEvalEngine
     from fusion.models import resolve_model
 
     cap = args.max_gen_toks or None
     names = registry.resolve(args.benchmarks)
-    engine = LMEvalEngine(resolve_model(args.model), batch_size=args.batch_size, max_gen_toks=cap)
+    engine = LMEvalEngine(resolve_model(args.model), batch_size=args.batch_size, max_gen_toks=cap,
+                          deterministic=args.deterministic)
     tokenizer = engine.lm.tokenizer
     model_label = args.model.split("?")[0] + (" (SmolLM2-135M shape)" if "hidden=576" in args.model else "")
     tmp = Path(tempfile.mkdtemp(prefix="eval-overhead-"))

@@ -127,11 +127,13 @@ def evaluate_model(
     label: str | None = None,
     on_result: OnResult | None = None,
     engine: Any = None,
+    deterministic: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate ``model`` (a spec for ``fusion.models.resolve_model``) on ``benchmarks``.
 
     Outputs go to ``out/<label>/<benchmark>/``. The model is loaded only if some
-    benchmark still has unscored documents. Returns ``{benchmark: results}``.
+    benchmark still has unscored documents. ``deterministic`` selects deterministic GPU
+    kernels (see ``lm_eval_engine.use_deterministic_kernels``). Returns ``{benchmark: results}``.
     """
     benches = [registry.get(name) for name in benchmarks]
     all_docs = {b.name: b.docs(Path(data_dir), limit) for b in benches}  # fail fast on bad data
@@ -146,7 +148,7 @@ def evaluate_model(
         config = task_config(bench, style, Path(data_dir), limit, gen)
         done_ids = {s.doc_id for s in read_samples(out_dir / SAMPLES_FILE)}
         if engine is None and any(d["doc_id"] not in done_ids for d in docs):
-            engine = _load_engine(model, backend, batch_size, max_gen_toks)
+            engine = _load_engine(model, backend, batch_size, max_gen_toks, deterministic)
         # Only the request goes in: identical whether or not a resume had to load the model.
         run_config = {
             "model": model,
@@ -154,6 +156,7 @@ def evaluate_model(
             "batch_size": batch_size,
             "limit": limit,
             "max_gen_toks": max_gen_toks,
+            "deterministic": deterministic,
         }
         results[bench.name] = evaluate_benchmark(
             bench, docs, out_dir, _engine_generate(engine, style), config, run_config, chunk_size
@@ -163,7 +166,7 @@ def evaluate_model(
     return results
 
 
-def _load_engine(model: str, backend: str, batch_size: int, max_gen_toks: int | None) -> Any:
+def _load_engine(model: str, backend: str, batch_size: int, max_gen_toks: int | None, deterministic: bool) -> Any:
     from evaluations.engines.lm_eval_engine import LMEvalEngine
 
     try:
@@ -171,7 +174,8 @@ def _load_engine(model: str, backend: str, batch_size: int, max_gen_toks: int | 
     except ImportError:  # fusion's model resolution absent: accept local folders only
         resolve_model = Path  # type: ignore[assignment]
     path = resolve_model(model)
-    return LMEvalEngine(path, backend=backend, batch_size=batch_size, max_gen_toks=max_gen_toks)
+    return LMEvalEngine(path, backend=backend, batch_size=batch_size, max_gen_toks=max_gen_toks,
+                        deterministic=deterministic)
 
 
 def read_predictions(path: Path) -> list[tuple[int, dict[str, Any]]]:

@@ -144,3 +144,17 @@ def test_mbpp_fewshot_file_errors_name_file_and_line(tmp_path):
     path.write_text(json.dumps({"task_id": FEWSHOT_TASK_IDS[0], "text": "t"}) + "\n")  # no code
     with pytest.raises(BenchmarkDataError, match=rf"mbpp: {path}:1: malformed MBPP record \(KeyError"):
         fewshot_prefix(path)
+
+
+def test_deterministic_flag_is_recorded_and_changes_no_cpu_output(tmp_path):
+    common = ("--model", "tiny-random-llama", "--benchmarks", "arc", "--data-dir", str(DATA_DIR),
+              "--limit", "2", "--max-gen-toks", "6", "--no-index")
+    outs = {}
+    for name, extra in (("plain", ()), ("det", ("--deterministic",))):
+        proc = run_cli(*common, "--out", str(tmp_path / name), *extra)
+        assert proc.returncode == 0, proc.stderr
+        folder = tmp_path / name / "tiny-random-llama" / "arc"
+        config = json.loads((folder / "results.json").read_text())["config"]
+        assert config["deterministic"] is bool(extra)
+        outs[name] = [json.loads(line)["output"] for line in (folder / "samples.jsonl").read_text().splitlines()]
+    assert outs["plain"] == outs["det"] and len(outs["det"]) == 2

@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="generation batch size (default: 8)")
     p.add_argument("--max-gen-toks", type=int, default=None, help="cap on generated tokens per item")
     p.add_argument("--chunk-size", type=int, default=16, help="items generated between two durable writes")
+    p.add_argument("--deterministic", action="store_true",
+                   help="deterministic GPU kernels: identical outputs on every pass (slower; CPU is always deterministic)")
     p.add_argument("--out", type=Path, default=Path("runs/evals"),
                    help="output root: <out>/<model>/<benchmark>/ (default: runs/evals; --run writes to DIR/evals)")
     p.add_argument("--watch", action="store_true", help="with --run: keep evaluating new checkpoints")
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             store.index_eval(out_dir)
 
     model_kwargs = dict(limit=args.limit, style=args.style, backend=args.backend, batch_size=args.batch_size,
-                        max_gen_toks=args.max_gen_toks, chunk_size=args.chunk_size)
+                        max_gen_toks=args.max_gen_toks, chunk_size=args.chunk_size, deterministic=args.deterministic)
     if args.predictions:
         runner.score_predictions(args.predictions, data_dir, args.out, style=args.style, on_result=on_result)
     elif args.run:

@@ -22,6 +22,14 @@ def _plt():
     return plt
 
 
+def _save(fig, path: Path) -> Path:
+    """Lay out, write ``path`` (PNG, 110 dpi) and free the figure."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+    return path
+
+
 def _checkpoint_order(df: pd.DataFrame) -> list[str]:
     """Checkpoints in training order (step, then name)."""
     firsts = df.drop_duplicates("checkpoint")[["checkpoint", "step"]]
@@ -49,11 +57,7 @@ def distributions_figure(df: pd.DataFrame, out: Path) -> Path:
             ax.set_xticks(range(1, len(labels) + 1), labels, rotation=30, fontsize=7)
         ax.set_title(title)
     fig.suptitle(CONVENTION, fontsize=9)
-    fig.tight_layout()
-    path = out / "distributions.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "distributions.png")
 
 
 def scatter_figure(df: pd.DataFrame, correlations: pd.DataFrame, out: Path) -> Path:
@@ -78,11 +82,7 @@ def scatter_figure(df: pd.DataFrame, correlations: pd.DataFrame, out: Path) -> P
         ax.axis("off")
     axes.ravel()[0].legend(fontsize=6)
     fig.suptitle(CONVENTION, fontsize=9)
-    fig.tight_layout()
-    path = out / "scatter.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "scatter.png")
 
 
 def runtime_figure(df: pd.DataFrame, out: Path) -> Path:
@@ -96,11 +96,7 @@ def runtime_figure(df: pd.DataFrame, out: Path) -> Path:
         ax.scatter(size, df[col].clip(lower=1e-7), s=10, marker=marker, label=label)
     ax.set(xscale="log", yscale="log", xlabel="√(n·m) (graph size)", ylabel="seconds", title="runtime vs graph size")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out / "runtime.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "runtime.png")
 
 
 def trajectory_figure(trajectory: pd.DataFrame, out: Path) -> Path:
@@ -113,8 +109,4 @@ def trajectory_figure(trajectory: pd.DataFrame, out: Path) -> Path:
             ax.plot(g["step"], g[col], marker="o", label=f"{run} / {src}")
         ax.set(xlabel="training step", title=col.replace("_mean", " (mean over examples)"))
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out / "trajectory.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "trajectory.png")

@@ -45,7 +45,9 @@ def jsonl_records(
     (a record being written right now, or the torn tail of a killed writer) is dropped.
     """
     path = Path(path)
-    lines = (read_text(path) if text is None else text).splitlines()
+    # Only "\n" ends a record: str.splitlines() would also split at U+2028, U+0085, ...
+    # which json.dumps(ensure_ascii=False) writes raw inside strings (model outputs).
+    lines = (read_text(path) if text is None else text).split("\n")
     last = max((i for i, line in enumerate(lines, start=1) if line.strip()), default=0)
     records: list[tuple[int, dict[str, Any]]] = []
     for lineno, line in enumerate(lines, start=1):

@@ -54,3 +54,11 @@ def test_text_argument_is_parsed_instead_of_the_file(tmp_path):
     path = tmp_path / "never-read.jsonl"
     assert jsonl_records(path, '{"a": 1}\n') == [(1, {"a": 1})]
     assert isinstance(JsonlError(path, 1, "x"), ValueError)  # callers that catch ValueError keep working
+
+
+def test_only_newline_ends_a_record(tmp_path):
+    # json.dumps(ensure_ascii=False), as samples.jsonl is written, keeps these raw in strings.
+    rows = [{"output": "a\u2028b\u2029c\x85d"}, {"output": "crlf"}]
+    path = tmp_path / "s.jsonl"
+    path.write_bytes((json.dumps(rows[0], ensure_ascii=False) + "\r\n" + json.dumps(rows[1]) + "\n").encode())
+    assert [r for _, r in jsonl_records(path)] == rows

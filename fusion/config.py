@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 import yaml
 
+from fusion.graphs import check_degree_options
+
 
 @dataclass
 class ModelConfig:
@@ -75,7 +77,9 @@ class GLDConfig:
 
     value: Literal["prob", "logit", "zscore"] = "prob"
     nodes: Literal["vocab", "rank"] = "vocab"
-    normalize: Literal["total", "row", "none"] = "total"
+    # rms: scale-free (GLD in [0, 2] and a stable share of the gradient at every n, k, L);
+    # total makes GLD ~ n^-4 (DESIGN §2.2), kept for comparison.
+    normalize: Literal["rms", "total", "row", "none"] = "rms"
     weights: Literal["uniform", "mass"] = "uniform"
     order: Literal[1, 2] = 2
     mode: Literal["quantile", "paper"] = "quantile"
@@ -288,6 +292,11 @@ def _validate(cfg: FusionConfig, source: str) -> None:
     need(loss.alpha >= 0, "loss.alpha", f"must be >= 0, got {loss.alpha}")
     need(loss.beta >= 0, "loss.beta", f"must be >= 0, got {loss.beta}")
     need(loss.k >= 1, "loss.k", f"must be >= 1, got {loss.k}")
+    if loss.beta > 0:
+        try:
+            check_degree_options(loss.gld.value, loss.gld.normalize, loss.gld.weights)
+        except ValueError as exc:
+            need(False, "loss.gld", str(exc))
     need(cfg.cache.k >= loss.k, "cache.k",
          f"the cache keeps {cfg.cache.k} entries per position but loss.k asks for {loss.k}")
     need(cfg.cache.batch_size >= 1, "cache.batch_size", "must be >= 1")

@@ -22,12 +22,13 @@ from torch import Tensor
 
 ValueMode = Literal["prob", "logit", "zscore"]
 NodeMode = Literal["vocab", "rank"]
-NormalizeMode = Literal["total", "row", "none"]
+NormalizeMode = Literal["rms", "total", "row", "none"]
 WeightMode = Literal["uniform", "mass"]
 
 VALUE_MODES: tuple[str, ...] = ("prob", "logit", "zscore")
 NODE_MODES: tuple[str, ...] = ("vocab", "rank")
-NORMALIZE_MODES: tuple[str, ...] = ("total", "row", "none")
+NORMALIZE_MODES: tuple[str, ...] = ("rms", "total", "row", "none")
+DEFAULT_NORMALIZE: NormalizeMode = "rms"
 WEIGHT_MODES: tuple[str, ...] = ("uniform", "mass")
 
 
@@ -247,23 +248,28 @@ def degree_features(
     *,
     mask: Tensor | None = None,
     nodes: NodeMode = "vocab",
-    normalize: NormalizeMode = "total",
+    normalize: NormalizeMode = DEFAULT_NORMALIZE,
     weights: WeightMode = "uniform",
 ) -> NodeFeatures:
     """Weighted degrees ``s_C(i) = Σ_k p_k C_ik`` of each sequence's co-activation graph,
     computed as ``Zₖᵀ(Zₖ p)`` without materialising ``C`` (DESIGN §2.2, §2.4).
 
-    Normalisations of ``C = ZₖᵀZₖ``: ``total`` divides by ``Σ_ik C_ik = ‖Zₖ 1‖²``;
-    ``row`` divides row i by ``r_i = (Zₖᵀ Zₖ 1)_i`` (so every uniform-weight degree is
-    1/n — the degree carries no information there); ``none`` keeps ``C``. Returns padded,
-    batched :class:`NodeFeatures`; differentiable w.r.t. ``topk.values``. Equal to
-    ``node_features(coactivation_graph(...).matrix, p, "degree")`` (tested).
+    Normalisations of ``C = ZₖᵀZₖ``: ``rms`` (default) divides C by the root-mean-square
+    of its weighted degrees, ``sqrt(Σ_i p_i s_C(i)²)`` (see :func:`rms_degree_scale`), so
+    the degrees have unit weighted second moment whatever n, k, L or the value scale;
+    ``total`` divides by ``Σ_ik C_ik = ‖Zₖ 1‖²`` (mean degree exactly 1/n² under uniform
+    weights); ``row`` divides row i by ``r_i = (Zₖᵀ Zₖ 1)_i`` (so every uniform-weight
+    degree is 1/n — the degree carries no information there); ``none`` keeps ``C``.
+    Returns padded, batched :class:`NodeFeatures`; differentiable w.r.t. ``topk.values``.
+    Equal to ``node_features(coactivation_graph(...).matrix, p, "degree")`` (tested).
     """
     _check_choice("normalize", normalize, NORMALIZE_MODES)
     factor = sparse_factor(topk, mask=mask, nodes=nodes)
     p = _node_weights(factor, weights)
     degree = _factor_matvec(factor, p)
-    if normalize != "none":
+    if normalize == "rms":
+        degree = degree / rms_degree_scale(degree, p)
+    elif normalize != "none":
         # Row sums r = ZₖᵀZₖ 1 serve both: ``total`` divides by Σ_i r_i, ``row`` by r_i.
         row_sums = _factor_matvec(factor, (factor.node_ids >= 0).to(p.dtype))
         scale = row_sums.sum(dim=1, keepdim=True) if normalize == "total" else row_sums
@@ -273,15 +279,63 @@ def degree_features(
     return NodeFeatures(values=values[0] if single else values, weights=p[0] if single else p)
 
 
+def rms_degree_scale(degree: Tensor, p: Tensor) -> Tensor:
+    """The ``rms`` normalisation's divisor ``‖s_C‖_p = sqrt(Σ_i p_i s_C(i)²)`` per graph
+    (DESIGN §2.2), shape (..., 1) for degrees and weights (..., n).
+
+    Dividing C by it divides every degree by it (``s_{C/a} = s_C / a``), so the normalised
+    degrees satisfy ``Σ_i p_i s(i)² = 1``: for non-negative graphs both degree
+    distributions then live on [0, ∞) with unit second moment and
+    ``ĝ₂ = E X² + E Y² − 2 E[XY] ∈ [0, 2]`` under the monotone coupling. A graph whose
+    degrees are all zero keeps its (zero) scale instead of dividing by zero.
+    """
+    second_moment = (p * degree * degree).sum(dim=-1, keepdim=True)
+    return _safe_denominator(second_moment).sqrt()
+
+
+def check_degree_options(value: str, normalize: str, weights: str) -> None:
+    """Refuse the graph options under which the degree feature (the one GLD and the
+    bounds use) is constant, so GLD would be zero or round-off (DESIGN §2.2):
+
+    * ``normalize="row"`` with ``weights="uniform"``: every degree is exactly 1/n, so GLD
+      is identically 0 with zero gradient;
+    * ``value="zscore"`` with ``weights="uniform"``: z-scores sum to 0 at every position,
+      so ``Zₖ 1 = 0`` and every degree ``Zₖᵀ(Zₖ 1)/n`` is 0; any normalisation then
+      divides round-off by round-off.
+
+    With ``weights="mass"`` both combinations give informative degrees and are allowed.
+    Raises ``ValueError`` naming the combination and why.
+    """
+    _check_choice("value", value, VALUE_MODES)
+    _check_choice("normalize", normalize, NORMALIZE_MODES)
+    _check_choice("weights", weights, WEIGHT_MODES)
+    if weights != "uniform":
+        return
+    if normalize == "row":
+        raise ValueError("normalize='row' with weights='uniform' makes every degree exactly 1/n: GLD would be "
+                         "identically 0 with zero gradient; use normalize='rms' (the default) or weights='mass'")
+    if value == "zscore":
+        raise ValueError("value='zscore' with weights='uniform' makes every degree 0 (z-scores sum to 0 at each "
+                         "position): GLD would compare round-off; use value='prob' (the default) or 'logit', "
+                         "or weights='mass'")
+
+
 def _safe_denominator(x: Tensor) -> Tensor:
     """Replace zeros by ones so all-zero rows/graphs stay zero instead of NaN."""
     return torch.where(x == 0, torch.ones_like(x), x)
 
 
-def normalize_graph(matrix: Tensor, normalize: NormalizeMode) -> Tensor:
-    """Normalise a dense graph: ``total`` (÷ sum of entries), ``row`` (row-stochastic),
-    ``none``. All-zero rows stay zero."""
+def normalize_graph(matrix: Tensor, normalize: NormalizeMode, weights: Tensor | None = None) -> Tensor:
+    """Normalise a dense graph (DESIGN §2.2): ``rms`` (÷ ``sqrt(Σ_i p_i s_C(i)²)`` with
+    node weights ``weights``, uniform when omitted), ``total`` (÷ sum of entries), ``row``
+    (row-stochastic), ``none``. All-zero rows/graphs stay zero."""
     _check_choice("normalize", normalize, NORMALIZE_MODES)
+    if normalize == "rms":
+        n = matrix.shape[-1]
+        p = torch.full(matrix.shape[:-1], 1.0 / n, dtype=matrix.dtype, device=matrix.device) if weights is None \
+            else weights.to(matrix.dtype)
+        degree = (matrix @ p.unsqueeze(-1)).squeeze(-1)
+        return matrix / rms_degree_scale(degree, p).unsqueeze(-1)
     if normalize == "total":
         return matrix / _safe_denominator(matrix.sum(dim=(-2, -1), keepdim=True))
     if normalize == "row":
@@ -295,7 +349,7 @@ def coactivation_graph(
     *,
     value: ValueMode = "prob",
     nodes: NodeMode = "vocab",
-    normalize: NormalizeMode = "total",
+    normalize: NormalizeMode = DEFAULT_NORMALIZE,
     weights: WeightMode = "uniform",
     mask: Tensor | None = None,
 ) -> CoactivationGraph:
@@ -315,7 +369,7 @@ def graph_from_topk(
     *,
     mask: Tensor | None = None,
     nodes: NodeMode = "vocab",
-    normalize: NormalizeMode = "total",
+    normalize: NormalizeMode = DEFAULT_NORMALIZE,
     weights: WeightMode = "uniform",
 ) -> CoactivationGraph:
     """Materialise one sequence's co-activation graph from its top-k entries (L, k)."""
@@ -325,6 +379,6 @@ def graph_from_topk(
     n = int(factor.num_nodes[0])
     dense = torch.zeros(factor.num_positions, n, dtype=factor.value.dtype, device=factor.value.device)
     dense = dense.index_put((factor.position, factor.node), factor.value, accumulate=True)
-    matrix = normalize_graph(dense.T @ dense, normalize)
     p = _node_weights(factor, weights)[0, :n]
+    matrix = normalize_graph(dense.T @ dense, normalize, p)
     return CoactivationGraph(matrix=matrix, node_ids=factor.node_ids[0, :n], weights=p)

@@ -9,7 +9,7 @@
   n×n graph (``fusion.graphs.degree_features`` works in O(L·k)).
 * :func:`fusion_objective` — ``L = (1−λ)·CE + λ·Σ_s w_s (α·WD_s + β·GLD_s)``.
 * :func:`source_topk` — turns cached source entries (top-k log-probs + logsumexp) into a
-  :class:`TopK` in any ``value`` mode.
+  :class:`TopK` in any ``value`` mode, truncated by position to the loss's k.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fusion.graphs import NodeFeatures, TopK, degree_features, topk_sparsify
+from fusion.graphs import DEFAULT_NORMALIZE, NodeFeatures, TopK, check_degree_options, degree_features, topk_sparsify
 from fusion.gw import paper_sorted_distance, sorting_gw
 
 
@@ -40,29 +40,41 @@ def response_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
     )
 
 
-def source_topk(logprobs: Tensor, indices: Tensor, lse: Tensor, value: str) -> TopK:
-    """A cached source's kept entries as a :class:`TopK` in ``value`` mode.
+def source_topk(logprobs: Tensor, indices: Tensor, lse: Tensor, value: str, k: int | None = None) -> TopK:
+    """A cached source's kept entries as a :class:`TopK` in ``value`` mode, keeping the
+    first ``k`` cached entries (all when ``None``).
 
     The cache stores the top-k **log-probabilities** (fp16) and the full-vocabulary
-    ``logsumexp`` of the logits (fp32) per position, which recovers every mode exactly:
-    ``prob = exp(logprob)``; the top-k logits are ``logprob + lse``, from which ``logit``
-    and ``zscore`` come through ``topk_sparsify`` (both need only the kept logits).
-    ``logprobs``/``indices`` are (B, L, k), ``lse`` (B, L).
+    ``logsumexp`` of the logits (fp32) per position, sorted by the fp32 logits, which
+    recovers every mode exactly: ``prob = exp(logprob)``; the top-k logits are
+    ``logprob + lse``, from which ``logit`` and ``zscore`` come through ``topk_sparsify``
+    (both need only the kept logits). ``logprobs``/``indices`` are (B, L, k_cache), ``lse``
+    (B, L).
+
+    Truncation is by position (:func:`truncate_sorted_topk`) and happens *before* the
+    value transform, so ``zscore`` standardises over exactly the k entries the loss keeps
+    and fp16 ties at the k/k+1 boundary cannot change which entries those are.
     """
-    logprobs = logprobs.float()
+    kept = truncate_sorted_topk(TopK(logprobs, indices), logprobs.shape[-1] if k is None else k)
+    logprobs, indices = kept.values.float(), kept.indices.long()
     if value == "prob":
-        return TopK(values=logprobs.exp(), indices=indices.long())
+        return TopK(values=logprobs.exp(), indices=indices)
     top_logits = logprobs + lse.float().unsqueeze(-1)
-    kept = topk_sparsify(top_logits, top_logits.shape[-1], value=value)
-    return TopK(values=kept.values, indices=torch.gather(indices.long(), -1, kept.indices))
+    transformed = topk_sparsify(top_logits, top_logits.shape[-1], value=value)
+    return TopK(values=transformed.values, indices=torch.gather(indices, -1, transformed.indices))
 
 
-def truncate_topk(topk: TopK, k: int) -> TopK:
-    """Keep the k largest of already-kept entries (a cache may hold more than the loss uses)."""
-    if topk.values.shape[-1] == k:
+def truncate_sorted_topk(topk: TopK, k: int) -> TopK:
+    """The first k of entries already sorted in descending order (a teacher cache's, which
+    are sorted by the fp32 logits). Truncating by position rather than re-ranking the
+    stored (fp16) values keeps the fp32 order: fp16 rounding can tie the k-th and
+    (k+1)-th entries, and a re-rank would then pick either."""
+    width = topk.values.shape[-1]
+    if not 1 <= k <= width:
+        raise ValueError(f"cannot keep k={k} of {width} cached entries per position")
+    if k == width:
         return topk
-    values, order = torch.topk(topk.values, k, dim=-1)
-    return TopK(values=values, indices=torch.gather(topk.indices, -1, order))
+    return TopK(values=topk.values[..., :k], indices=topk.indices[..., :k])
 
 
 def aligned_wd(
@@ -105,7 +117,7 @@ def gld(
     source_mask: Tensor,
     *,
     nodes: str = "vocab",
-    normalize: str = "total",
+    normalize: str = DEFAULT_NORMALIZE,
     weights: str = "uniform",
     order: int = 2,
     mode: str = "quantile",
@@ -124,7 +136,7 @@ def gld_sources(
     sources: list[tuple[TopK, Tensor]],
     *,
     nodes: str = "vocab",
-    normalize: str = "total",
+    normalize: str = DEFAULT_NORMALIZE,
     weights: str = "uniform",
     order: int = 2,
     mode: str = "quantile",
@@ -134,7 +146,11 @@ def gld_sources(
     The pivot's degree features are computed once; the sources' graphs (padded to one
     length, padding masked out) go through ``degree_features`` and ``sorting_gw`` as one
     batch of S·B graphs — the same values as S separate calls, with S times fewer kernel
-    launches (the GLD path is launch-bound: its arithmetic is O(L·k))."""
+    launches (the GLD path is launch-bound: its arithmetic is O(L·k)).
+
+    The value mode is not an argument (``pivot``/``sources`` carry transformed values), so
+    :func:`fusion.graphs.check_degree_options` is the caller's job (the config does it).
+    """
     fp = degree_features(pivot, mask=pivot_mask, nodes=nodes, normalize=normalize, weights=weights)
     length = max(topk.values.shape[1] for topk, _ in sources)
 

@@ -28,8 +28,7 @@ from fusion.align import align_positions, alignment_tensors
 from fusion.config import FusionConfig, LossConfig
 from fusion.data import Example, TokenizedExample
 from fusion.graphs import TopK, topk_sparsify
-from fusion.losses import (aligned_wd, fusion_objective, gld_sources, response_cross_entropy, source_topk,
-                           truncate_topk)
+from fusion.losses import aligned_wd, fusion_objective, gld_sources, response_cross_entropy, source_topk
 from fusion.teacher_cache import TeacherCache
 
 CHECKPOINT_PREFIX = "step-"
@@ -160,12 +159,12 @@ def fusion_terms(
         pivot_graph = pivot_prob if g.value == "prob" else at_response(topk_sparsify(window, k, value=g.value))
         for name, t in zip(source_names, batch["teachers"]):
             if loss_cfg.alpha > 0:
-                src_prob = truncate_topk(TopK(t["logprobs"].exp(), t["indices"]), k)
+                src_prob = source_topk(t["logprobs"], t["indices"], t["lse"], "prob", k)
                 wd_terms[name] = aligned_wd(pivot_prob.values, src_prob.values,
                                             t["align_index"], t["align_weight"]).mean()
                 terms[f"wd/{name}"] = wd_terms[name]
         if loss_cfg.beta > 0:
-            graphs = [(truncate_topk(source_topk(t["logprobs"], t["indices"], t["lse"], g.value), k), t["mask"])
+            graphs = [(source_topk(t["logprobs"], t["indices"], t["lse"], g.value, k), t["mask"])
                       for t in batch["teachers"]]
             per_source = gld_sources(pivot_graph, mask, graphs, nodes=g.nodes, normalize=g.normalize,
                                      weights=g.weights, order=g.order, mode=g.mode)  # (S, B)

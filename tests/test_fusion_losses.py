@@ -12,7 +12,7 @@ from fusion.config import GLDConfig, LossConfig
 from fusion.graphs import TopK, graph_from_topk, topk_sparsify
 from fusion.gw import sorting_gw
 from fusion.losses import (aligned_wd, fusion_objective, gld, response_cross_entropy, source_topk,
-                           truncate_topk)
+                           truncate_sorted_topk)
 from fusion.trainer import fusion_terms
 
 
@@ -85,16 +85,47 @@ def test_source_topk_recovers_every_value_mode(value: str) -> None:
                                torch.gather(want.values, -1, order_w), rtol=1e-5, atol=1e-6)
 
 
-def test_truncate_topk_keeps_largest() -> None:
-    values = torch.tensor([[0.1, 0.5, 0.3, 0.05]], dtype=torch.float64)
-    indices = torch.tensor([[7, 3, 9, 1]])
-    out = truncate_topk(TopK(values, indices), 2)
+def test_truncate_sorted_topk_keeps_the_first_k_by_position() -> None:
+    values = torch.tensor([[0.5, 0.3, 0.1, 0.05]], dtype=torch.float64)
+    indices = torch.tensor([[3, 9, 7, 1]])
+    out = truncate_sorted_topk(TopK(values, indices), 2)
     assert out.values.tolist() == [[0.5, 0.3]] and out.indices.tolist() == [[3, 9]]
+    with pytest.raises(ValueError, match="k=5 of 4"):
+        truncate_sorted_topk(TopK(values, indices), 5)
+
+
+def test_fp16_ties_at_the_boundary_keep_the_fp32_order() -> None:
+    """Two log-probs that differ in fp32 but round to the same fp16 value sit at the k/k+1
+    boundary: the entry the fp32 sort ranked k-th must be the one kept (a re-rank of the
+    fp16 values could pick either)."""
+    top = torch.tensor([[-0.5, -2.0, -3.0001, -3.0002]], dtype=torch.float32)  # fp32-sorted
+    assert top.half()[0, 2] == top.half()[0, 3]  # a tie in the cache's storage type
+    idx = torch.tensor([[11, 22, 33, 44]])
+    lse = torch.zeros(1)
+    for trial in range(20):
+        # Which tied entry a value-based re-rank keeps depends on the sort implementation;
+        # position truncation always keeps id 33, the fp32 third.
+        perm_free = source_topk(top.half().unsqueeze(0), idx.unsqueeze(0), lse.unsqueeze(0), "prob", 3)
+        assert perm_free.indices[0, 0].tolist() == [11, 22, 33]
+
+
+def test_zscore_standardises_over_the_kept_entries_only() -> None:
+    """``zscore`` with a cache holding more entries than the loss keeps: the z-scores are
+    those of the k kept logits (mean 0, std 1 over exactly those), independently computed."""
+    gen = torch.Generator().manual_seed(5)
+    logits = 2 * torch.randn(1, 4, 40, generator=gen, dtype=torch.float64)
+    top, idx = torch.topk(logits, 12, dim=-1)
+    lse = torch.logsumexp(logits, dim=-1)
+    got = source_topk(top - lse.unsqueeze(-1), idx, lse, "zscore", 5)
+    kept = top[..., :5]
+    want = (kept - kept.mean(-1, keepdim=True)) / kept.std(-1, unbiased=False, keepdim=True)
+    torch.testing.assert_close(got.values.double(), want, rtol=1e-5, atol=1e-6)
+    assert torch.equal(got.indices, idx[..., :5])
 
 
 @pytest.mark.parametrize("nodes,normalize,weights,order",
-                         [("vocab", "total", "uniform", 2), ("vocab", "none", "mass", 1),
-                          ("rank", "total", "uniform", 2)])
+                         [("vocab", "rms", "uniform", 2), ("vocab", "total", "uniform", 2),
+                          ("vocab", "none", "mass", 1), ("rank", "rms", "mass", 1), ("rank", "total", "uniform", 2)])
 def test_gld_matches_dense_graph_path(nodes: str, normalize: str, weights: str, order: int) -> None:
     """Batched, padded GLD equals sorting_gw on each sequence's materialised graphs."""
     gen = torch.Generator().manual_seed(3)

@@ -71,7 +71,7 @@ def test_rank_nodes_have_k_slots_and_normalisations() -> None:
 
 @pytest.mark.parametrize(
     "nodes, normalize, weights",
-    list(itertools.product(["vocab", "rank"], ["total", "row", "none"], ["uniform", "mass"])),
+    list(itertools.product(["vocab", "rank"], ["rms", "total", "row", "none"], ["uniform", "mass"])),
 )
 def test_memory_light_degrees_equal_dense_degrees(nodes: str, normalize: str, weights: str) -> None:
     torch.manual_seed(3)

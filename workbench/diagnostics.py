@@ -48,7 +48,7 @@ class GraphOptions:
     k: int = 10
     value: str = "prob"
     nodes: str = "vocab"
-    normalize: str = "total"
+    normalize: str = "rms"
     weights: str = "uniform"
 
 

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--k", type=int, default=10, help="top-k per position (graphs and WD)")
     p.add_argument("--value", choices=VALUE_MODES, default="prob")
     p.add_argument("--nodes", choices=NODE_MODES, default="vocab")
-    p.add_argument("--normalize", choices=NORMALIZE_MODES, default="total")
+    p.add_argument("--normalize", choices=NORMALIZE_MODES, default="rms")
     p.add_argument("--weights", choices=WEIGHT_MODES, default="uniform")
     p.add_argument("--restarts", type=int, default=4, help="random starts of the exact GW solver")
     p.add_argument("--seed", type=int, default=0)

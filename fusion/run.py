@@ -77,6 +77,7 @@ def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example]) -> dict[st
                                  "`workbench cache-teachers` (not under a multi-process launch)")
             _say(f"caching {len(todo)} example(s) for source {source.name!r} ({source.model})")
             model, tokenizer = load_model_and_tokenizer(source.model, dtype=_dtype(cfg.cache.dtype), device=_device())
+            refuse_unsafe_cache_dtype(cfg.cache.dtype, model, source.name)
             vocab = int(model.get_output_embeddings().weight.shape[0])
             cache = TeacherCache(directory, _meta(cfg, source, vocab))
             build_cache(cache, model, tokenizer, examples, template=source.chat_template,
@@ -88,6 +89,15 @@ def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example]) -> dict[st
         assert cache is not None
         reports[source.name] = cache.size_report()
     return reports
+
+
+def refuse_unsafe_cache_dtype(dtype: str, model: Any, source_name: str) -> None:
+    """Refuse float16 for model families whose activations overflow it (Gemma-3: its
+    residual stream exceeds fp16's 65504, so logits become NaN) before any forward pass."""
+    model_type = str(getattr(model.config, "model_type", ""))
+    if dtype == "float16" and model_type.startswith("gemma3"):
+        raise ValueError(f"cache.dtype: float16 is refused for source {source_name!r} ({model_type}): Gemma-3's "
+                         "activations overflow float16 and its logits become NaN; use bfloat16 or float32")
 
 
 def _dtype(name: str) -> torch.dtype:

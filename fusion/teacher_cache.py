@@ -225,6 +225,15 @@ def topk_entries(model: Any, batch: list[TokenizedExample], k: int, pad_id: int)
     # Only the response part of the logits is needed: skip the prompt's (vocab-sized) rows.
     out = model(input_ids=ids.to(device), attention_mask=mask.to(device), logits_to_keep=longest - first)
     logits = out.logits.float()
+    # A non-finite logsumexp means NaN/+inf logits (e.g. Gemma-3 overflows in float16):
+    # refuse before anything is written, so no NaN reaches a shard and the loss.
+    lse_all = torch.logsumexp(logits, dim=-1)
+    if not bool(torch.isfinite(lse_all).all()):
+        dtype = next(model.parameters()).dtype
+        bad = [t.id for b, t in enumerate(batch) if not bool(torch.isfinite(lse_all[b]).all())]
+        raise ValueError(f"the source's {str(dtype).replace('torch.', '')} forward pass gave non-finite logits "
+                         f"(NaN or inf) for example(s) {', '.join(map(repr, bad[:3]))}; nothing was cached. "
+                         "Use cache.dtype: bfloat16 or float32 (Gemma-3 overflows in float16)")
     entries = []
     for b, t in enumerate(batch):
         pos = torch.as_tensor(t.distill_positions(), device=logits.device) - first

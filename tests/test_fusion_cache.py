@@ -157,3 +157,28 @@ def test_shuffled_loader_pairs_each_example_with_its_own_entry(built, source, ex
             assert t["align_index"][row, :n, 0].tolist() == list(range(n))
             seen.append(ex_id)
     assert sorted(seen) == sorted(by_id) and seen != [e.id for e in examples]
+
+
+def test_non_finite_logits_are_refused_before_anything_is_written(source, examples, tmp_path: Path) -> None:
+    """A float16 forward that overflows (as Gemma-3's does) must raise naming the examples
+    and the fix, and leave no shard and no index entry behind."""
+    import copy
+
+    model, tok = source
+    broken = copy.deepcopy(model).to(torch.float16)
+    with torch.no_grad():
+        broken.model.norm.weight.fill_(6e4)  # final hidden states beyond fp16 range (max 65504)
+    cache = _new_cache(tmp_path / "c", model)
+    with pytest.raises(ValueError, match=r"float16 forward pass gave non-finite logits.*bfloat16 or float32"):
+        build_cache(cache, broken, tok, examples, template=None, batch_size=3, shard_size=2,
+                    max_prompt_tokens=MAXP, max_response_tokens=MAXR)
+    assert len(cache) == 0 and not list((tmp_path / "c").glob("shard-*"))
+
+
+def test_float16_is_refused_for_gemma3_sources(source) -> None:
+    from fusion.run import refuse_unsafe_cache_dtype
+
+    model, _ = source
+    with pytest.raises(ValueError, match="cache.dtype: float16 is refused for source 'g'"):
+        refuse_unsafe_cache_dtype("float16", model, "g")
+    refuse_unsafe_cache_dtype("bfloat16", model, "g")

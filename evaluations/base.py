@@ -34,6 +34,19 @@ class ScoredSample:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+ROBUST_FILTER = "robust-extract"
+
+
+def robust_extra(extracted: Any, score: float, **metrics: float) -> dict[str, Any]:
+    """``extra["robust"]`` of a sample: our robust extractor's answer and score(s).
+
+    Reported in results.json as ``<metric>,robust-extract`` beside the reference metric
+    (lm-eval's filter-name layout); ``metrics`` adds more, e.g. DROP's ``em``.
+    """
+    return {"extracted": None if extracted is None else str(extracted), "score": float(score),
+            **{k: float(v) for k, v in metrics.items()}}
+
+
 class BenchmarkDataError(ValueError):
     """A missing or malformed data file: names the benchmark, file and expected format."""
 

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from evaluations.base import ScoredSample
+from evaluations.base import ROBUST_FILTER, ScoredSample
 from evaluations.jsonl import jsonl_records
 
 SAMPLES_FILE = "samples.jsonl"
@@ -94,6 +94,21 @@ def aggregate(metric: str, samples: list[ScoredSample]) -> dict[str, float]:
         if values and len(values) >= len([s for s in samples if key in s.extra]):
             m, e = mean_stderr(values)
             out[f"{key},none"], out[f"{key}_stderr,none"] = m, e
+    out.update(aggregate_robust(metric, samples))
+    return out
+
+
+def aggregate_robust(metric: str, samples: list[ScoredSample]) -> dict[str, float]:
+    """``<metric>,robust-extract`` (and e.g. ``em,robust-extract``) over samples that carry
+    ``extra["robust"]`` — only when every sample does, so a mean never covers a subset."""
+    robust = [s.extra.get("robust") for s in samples]
+    if not robust or not all(isinstance(r, dict) for r in robust):
+        return {}
+    out: dict[str, float] = {}
+    for key in sorted({k for r in robust for k in r if k != "extracted"}):
+        name = metric if key == "score" else key
+        m, e = mean_stderr([float(r.get(key, 0.0)) for r in robust])
+        out[f"{name},{ROBUST_FILTER}"], out[f"{name}_stderr,{ROBUST_FILTER}"] = m, e
     return out
 
 

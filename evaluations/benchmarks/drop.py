@@ -13,9 +13,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evaluations.base import Benchmark, PromptStyle, ScoredSample
+from evaluations.base import Benchmark, PromptStyle, ScoredSample, robust_extra
 from evaluations.benchmarks._files import read_jsonl, take
 from evaluations.scoring.drop import drop_em_f1
+from evaluations.scoring.robust_drop import robust_drop
 
 FILE = "drop_v0_dev.jsonl.gz"
 N_EXAMPLES = 3
@@ -74,7 +75,9 @@ class DROP(Benchmark):
         """Max F1 (and EM) over the gold alternatives."""
         got = extract_drop_answer(output)
         em, f1 = drop_em_f1(got, doc["gold"])
-        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], f1, {"em": em})
+        answer, r_em, r_f1 = robust_drop(output, doc["gold"])
+        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], f1,
+                            {"em": em, "robust": robust_extra(answer, r_f1, em=r_em)})
 
     def gold_output(self, doc: dict[str, Any]) -> str:
         """Reasoning then ``Answer: <first gold alternative>``."""

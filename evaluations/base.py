@@ -78,6 +78,13 @@ class Benchmark(ABC):
     def prompt(self, doc: dict[str, Any], style: PromptStyle = "paper") -> str:
         """The user-turn text for ``doc`` (before any chat template)."""
 
+    def subtask(self, doc: dict[str, Any]) -> str | None:
+        """The subtask ``doc`` belongs to (BBH task, MMLU subject); None without subtasks.
+
+        Drives stratified ``--limit`` sampling and the per-subtask rows of results.json.
+        """
+        return None
+
     def generation_kwargs(self, style: PromptStyle = "paper") -> dict[str, Any]:
         """lm-eval ``generation_kwargs`` (greedy by default)."""
         return {"until": [], "do_sample": False, "max_gen_toks": 512}

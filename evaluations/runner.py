@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from evaluations import registry
 from evaluations.base import Benchmark, PromptStyle, ScoredSample
 from evaluations.jsonl import jsonl_records
+from evaluations.subsets import DEFAULT_SEED, LimitMode, select_docs, subset_record
 from evaluations.results import (
     RESULTS_FILE,
     SAMPLES_FILE,
@@ -48,7 +49,15 @@ def model_label(spec: str) -> str:
     return safe_label(path.name if path.is_dir() else spec)
 
 
-def task_config(bench: Benchmark, style: PromptStyle, data_dir: Path, limit: int | None, gen: dict[str, Any]) -> dict[str, Any]:
+def task_config(
+    bench: Benchmark,
+    style: PromptStyle,
+    data_dir: Path,
+    limit: int | None,
+    gen: dict[str, Any],
+    limit_mode: LimitMode = "stratified",
+    seed: int = DEFAULT_SEED,
+) -> dict[str, Any]:
     """What defines a benchmark's outputs; a resume with a different one is refused."""
     return {
         "task": bench.name,
@@ -58,6 +67,8 @@ def task_config(bench: Benchmark, style: PromptStyle, data_dir: Path, limit: int
         "data_dir": str(Path(data_dir).resolve()),
         "expected_files": bench.expected_files,
         "limit": limit,
+        "limit_mode": limit_mode if limit is not None else None,
+        "limit_seed": seed if limit is not None and limit_mode == "stratified" else None,
         "generation_kwargs": gen,
     }
 
@@ -66,7 +77,9 @@ def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
     path = out_dir / CONFIG_FILE
     if path.is_file():
         old = json.loads(path.read_text(encoding="utf-8"))
-        changed = {k for k in set(old) | set(config) if old.get(k) != config.get(k) and k not in ("limit", "data_dir")}
+        # The subset may grow or change between runs: samples are reused by doc id.
+        subset_keys = ("limit", "limit_mode", "limit_seed", "data_dir")
+        changed = {k for k in set(old) | set(config) if old.get(k) != config.get(k) and k not in subset_keys}
         if changed:
             raise ValueError(
                 f"{out_dir}: existing outputs were made with a different setting ({', '.join(sorted(changed))}); "
@@ -84,8 +97,12 @@ def evaluate_benchmark(
     config: dict[str, Any],
     run_config: dict[str, Any],
     chunk_size: int = 16,
+    subset: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Score ``docs`` of ``bench`` into ``out_dir`` (resuming), then write results.json."""
+    """Score ``docs`` of ``bench`` into ``out_dir`` (resuming), then write results.json.
+
+    ``subset`` (see :func:`evaluations.subsets.subset_record`) is recorded as is.
+    """
     out_dir = Path(out_dir)
     _check_config(out_dir, config)
     samples_path = out_dir / SAMPLES_FILE
@@ -105,6 +122,7 @@ def evaluate_benchmark(
     results = build_results(
         bench.name, bench.metric, ordered, len(docs), float(getattr(bench, "version", 1.0)), config, run_config
     )
+    results["subset"] = subset or subset_record(None, "stratified", DEFAULT_SEED, docs)
     write_results(out_dir / RESULTS_FILE, results)
     return results
 
@@ -128,15 +146,20 @@ def evaluate_model(
     on_result: OnResult | None = None,
     engine: Any = None,
     deterministic: bool = False,
+    limit_mode: LimitMode = "stratified",
+    seed: int = DEFAULT_SEED,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate ``model`` (a spec for ``fusion.models.resolve_model``) on ``benchmarks``.
 
     Outputs go to ``out/<label>/<benchmark>/``. The model is loaded only if some
-    benchmark still has unscored documents. ``deterministic`` selects deterministic GPU
+    benchmark still has unscored documents. ``limit`` picks a subset per benchmark:
+    ``limit_mode="stratified"`` (across subtasks, ``seed``) or ``"first"`` (see
+    :mod:`evaluations.subsets`). ``deterministic`` selects deterministic GPU
     kernels (see ``lm_eval_engine.use_deterministic_kernels``). Returns ``{benchmark: results}``.
     """
     benches = [registry.get(name) for name in benchmarks]
-    all_docs = {b.name: b.docs(Path(data_dir), limit) for b in benches}  # fail fast on bad data
+    # fail fast on bad data
+    all_docs = {b.name: select_docs(b, Path(data_dir), limit, limit_mode, seed) for b in benches}
     root = Path(out) / (label or model_label(model))
     results: dict[str, dict[str, Any]] = {}
     for bench in benches:
@@ -145,7 +168,7 @@ def evaluate_model(
         gen = bench.generation_kwargs(style)
         if max_gen_toks is not None:
             gen = {**gen, "max_gen_toks": min(gen.get("max_gen_toks", max_gen_toks), max_gen_toks)}
-        config = task_config(bench, style, Path(data_dir), limit, gen)
+        config = task_config(bench, style, Path(data_dir), limit, gen, limit_mode, seed)
         done_ids = {s.doc_id for s in read_samples(out_dir / SAMPLES_FILE)}
         if engine is None and any(d["doc_id"] not in done_ids for d in docs):
             engine = _load_engine(model, backend, batch_size, max_gen_toks, deterministic)
@@ -155,11 +178,14 @@ def evaluate_model(
             "backend": backend,
             "batch_size": batch_size,
             "limit": limit,
+            "limit_mode": limit_mode,
+            "seed": seed,
             "max_gen_toks": max_gen_toks,
             "deterministic": deterministic,
         }
         results[bench.name] = evaluate_benchmark(
-            bench, docs, out_dir, _engine_generate(engine, style), config, run_config, chunk_size
+            bench, docs, out_dir, _engine_generate(engine, style), config, run_config, chunk_size,
+            subset_record(limit, limit_mode, seed, docs),
         )
         if on_result:
             on_result(out_dir, results[bench.name])

@@ -46,12 +46,8 @@ class ChoiceBenchmark(Benchmark):
             extracted=got,
             gold=doc["gold"],
             score=float(got == doc["gold"]),
-            extra={**self.subtask_extra(doc), "robust": robust_extra(robust, robust == doc["gold"])},
+            extra={"robust": robust_extra(robust, robust == doc["gold"])},
         )
-
-    def subtask_extra(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """Per-sample fields naming the document's subtask (MMLU: its subject)."""
-        return {}
 
     def gold_output(self, doc: dict[str, Any]) -> str:
         """``B. <text of B>`` then a closing "The answer is B."."""

@@ -86,6 +86,10 @@ class BBH(Benchmark):
         interleaved = [t[i] for i in range(depth) for t in per_task if i < len(t)]
         return take(interleaved, limit)
 
+    def subtask(self, doc: dict[str, Any]) -> str:
+        """The BBH task (one of :data:`TASKS`)."""
+        return doc["task"]
+
     def prompt(self, doc: dict[str, Any], style: PromptStyle = "paper") -> str:
         """Paper: InfiGFusion BBH template with the task's CoT prompt as hint;
         lm-eval: ``bbh_cot_zeroshot_<task>`` description + doc_to_text."""

@@ -58,6 +58,10 @@ class MMLU(ChoiceBenchmark):
             )
         return take(docs, limit)
 
+    def subtask(self, doc: dict[str, Any]) -> str:
+        """The MMLU subject (57 of them, e.g. ``abstract_algebra``)."""
+        return doc["subject"]
+
     def prompt(self, doc: dict[str, Any], style: PromptStyle = "paper") -> str:
         """Paper: InfiGFusion MMLU template (hint names the subject, OpenCompass wording);
         lm-eval: ``mmlu_<subject>_generative`` description + doc_to_text."""

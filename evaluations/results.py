@@ -120,10 +120,17 @@ def build_results(
     version: float,
     task_config: dict[str, Any],
     run_config: dict[str, Any],
+    subtask_of: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    """The results.json document for one benchmark (lm-eval-compatible keys)."""
+    """The results.json document for one benchmark (lm-eval-compatible keys).
+
+    With ``subtask_of`` (doc id -> subtask), per-subtask rows are added in lm-eval's
+    group layout (:mod:`evaluations.subtask_results`).
+    """
+    from evaluations.subtask_results import subtask_layout
+
     metrics = aggregate(metric, samples)
-    return {
+    doc = {
         "results": {benchmark: {"alias": benchmark, **metrics}},
         "versions": {benchmark: version},
         "n-samples": {benchmark: {"original": n_original, "effective": len(samples)}},
@@ -131,7 +138,15 @@ def build_results(
         "configs": {benchmark: task_config},
         "config": run_config,
         "metric": metric,
+        "benchmark": benchmark,
     }
+    extra = subtask_layout(benchmark, metric, samples, subtask_of or {}, version, aggregate)
+    if extra:
+        for key in ("results", "n-samples", "versions", "higher_is_better"):
+            doc[key].update(extra[key])
+        doc["groups"] = {benchmark: doc["results"][benchmark], **extra["groups"]}
+        doc["group_subtasks"] = extra["group_subtasks"]
+    return doc
 
 
 def _json_safe(value: Any) -> Any:
@@ -160,7 +175,8 @@ def read_results(path: Path) -> dict[str, Any]:
 
 def headline(results: dict[str, Any]) -> tuple[str, str, float, Any, int]:
     """(benchmark, metric, value, stderr, n) from a results.json document."""
-    (bench, values), = results["results"].items()
+    bench = results.get("benchmark") or next(iter(results["configs"]))
+    values = results["results"][bench]
     metric = results.get("metric") or next(k.split(",")[0] for k in values if k != "alias" and "_stderr" not in k)
     n = results["n-samples"][bench]["effective"]
     return bench, metric, values[f"{metric},none"], values.get(f"{metric}_stderr,none"), n

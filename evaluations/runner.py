@@ -120,7 +120,8 @@ def evaluate_benchmark(
         bar.close()
     ordered = [done[d["doc_id"]] for d in docs]
     results = build_results(
-        bench.name, bench.metric, ordered, len(docs), float(getattr(bench, "version", 1.0)), config, run_config
+        bench.name, bench.metric, ordered, len(docs), float(getattr(bench, "version", 1.0)), config, run_config,
+        {d["doc_id"]: bench.subtask(d) for d in docs},
     )
     results["subset"] = subset or subset_record(None, "stratified", DEFAULT_SEED, docs)
     write_results(out_dir / RESULTS_FILE, results)

@@ -32,6 +32,8 @@ class ScoredSample:
     gold: Any
     score: float
     extra: dict[str, Any] = field(default_factory=dict)
+    # Content hashes ("generation", "scorer") that decide reuse on resume (evaluations.resume).
+    keys: dict[str, str] = field(default_factory=dict)
 
 
 ROBUST_FILTER = "robust-extract"
@@ -54,13 +56,16 @@ class BenchmarkDataError(ValueError):
 class Benchmark(ABC):
     """One benchmark of the paper's suite.
 
-    Subclasses set ``name`` (registry key), ``metric`` (headline metric key in
+    Subclasses set ``name`` (registry key), ``version``, ``metric`` (headline metric key in
     ``results.json``), ``kind`` (``"generate"``: scored in-process; ``"code"``: scored by
     EvalPlus's sandbox in a batch), ``data_subdir`` (folder under ``--data-dir``) and
     ``expected_files`` (what a user must provide, quoted in errors).
     """
 
     name: str = ""
+    # Bumped whenever prompts or scoring change meaning; recorded in results.json
+    # "versions" and folded into the scorer hash that guards resume.
+    version: float = 1.0
     metric: str = "exact_match"
     kind: Literal["generate", "code"] = "generate"
     data_subdir: str = ""

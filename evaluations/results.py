@@ -53,6 +53,18 @@ def _repair_tail(path: Path) -> None:
             fh.truncate(cut)
 
 
+def rewrite_samples(path: Path, samples: list[ScoredSample]) -> None:
+    """Replace ``path`` by exactly ``samples``, atomically (temp file + rename)."""
+    path = Path(path)
+    tmp = path.with_suffix(".jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for sample in samples:
+            fh.write(json.dumps(sample_to_dict(sample), ensure_ascii=False, default=str) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 def append_samples(path: Path, samples: list[ScoredSample]) -> None:
     """Append ``samples`` to ``path`` durably (flush + fsync)."""
     path = Path(path)

@@ -51,6 +51,7 @@ class BBH(Benchmark):
     """All 27 BBH tasks (6511 examples); doc ids ``<task>/<index>``."""
 
     name = "bbh"
+    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
     metric = "exact_match"
     data_subdir = "bbh"
     expected_files = "bbh/<task>.json ({'examples': [{input, target}]}) and bbh/cot-prompts/<task>.txt for the 27 tasks"

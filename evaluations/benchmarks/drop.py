@@ -32,6 +32,7 @@ class DROP(Benchmark):
     """DROP dev set; headline metric F1 (EM kept per sample in ``extra``)."""
 
     name = "drop"
+    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
     metric = "f1"
     data_subdir = "drop"
     expected_files = f"drop/{FILE} (gzipped simple-evals JSONL: context, completion, ref_text)"

@@ -20,6 +20,7 @@ class GSM8K(Benchmark):
     """GSM8K test set (1319 problems), exact numeric answer via math-verify."""
 
     name = "gsm8k"
+    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
     metric = "exact_match"
     data_subdir = "gsm8k"
     expected_files = f"gsm8k/{FILE} (JSONL: question, answer ending in '#### <number>')"

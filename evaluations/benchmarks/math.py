@@ -20,6 +20,7 @@ class MATH(Benchmark):
     """MATH test split, symbolic equivalence through math-verify."""
 
     name = "math"
+    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
     metric = "exact_match"
     data_subdir = "math"
     expected_files = f"math/{FILE} (JSONL: problem, solution with the answer in the last \\boxed{{}}, level, type)"

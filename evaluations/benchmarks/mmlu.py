@@ -26,6 +26,7 @@ class MMLU(ChoiceBenchmark):
     """MMLU test split (14042 questions); doc ids ``<subject>/<index within subject>``."""
 
     name = "mmlu"
+    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
     data_subdir = "mmlu"
     expected_files = f"mmlu/{FILE} (parquet: question, subject, choices[4], answer 0-3)"
     max_gen_toks = 384

@@ -45,6 +45,7 @@ class TheoremQA(Benchmark):
     """TheoremQA test set; accuracy under the integer/float/list/bool/option rules."""
 
     name = "theoremqa"
+    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
     metric = "exact_match"
     data_subdir = "theoremqa"
     expected_files = f"theoremqa/{FILE} (JSON list: id, Question, Answer, Answer_type)"

@@ -32,6 +32,21 @@ class ScoredSample:
     gold: Any
     score: float
     extra: dict[str, Any] = field(default_factory=dict)
+    # Content hashes ("generation", "scorer") that decide reuse on resume (evaluations.resume).
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+ROBUST_FILTER = "robust-extract"
+
+
+def robust_extra(extracted: Any, score: float, **metrics: float) -> dict[str, Any]:
+    """``extra["robust"]`` of a sample: our robust extractor's answer and score(s).
+
+    Reported in results.json as ``<metric>,robust-extract`` beside the reference metric
+    (lm-eval's filter-name layout); ``metrics`` adds more, e.g. DROP's ``em``.
+    """
+    return {"extracted": None if extracted is None else str(extracted), "score": float(score),
+            **{k: float(v) for k, v in metrics.items()}}
 
 
 class BenchmarkDataError(ValueError):
@@ -41,13 +56,16 @@ class BenchmarkDataError(ValueError):
 class Benchmark(ABC):
     """One benchmark of the paper's suite.
 
-    Subclasses set ``name`` (registry key), ``metric`` (headline metric key in
+    Subclasses set ``name`` (registry key), ``version``, ``metric`` (headline metric key in
     ``results.json``), ``kind`` (``"generate"``: scored in-process; ``"code"``: scored by
     EvalPlus's sandbox in a batch), ``data_subdir`` (folder under ``--data-dir``) and
     ``expected_files`` (what a user must provide, quoted in errors).
     """
 
     name: str = ""
+    # Bumped whenever prompts or scoring change meaning; recorded in results.json
+    # "versions" and folded into the scorer hash that guards resume.
+    version: float = 1.0
     metric: str = "exact_match"
     kind: Literal["generate", "code"] = "generate"
     data_subdir: str = ""
@@ -64,6 +82,13 @@ class Benchmark(ABC):
     @abstractmethod
     def prompt(self, doc: dict[str, Any], style: PromptStyle = "paper") -> str:
         """The user-turn text for ``doc`` (before any chat template)."""
+
+    def subtask(self, doc: dict[str, Any]) -> str | None:
+        """The subtask ``doc`` belongs to (BBH task, MMLU subject); None without subtasks.
+
+        Drives stratified ``--limit`` sampling and the per-subtask rows of results.json.
+        """
+        return None
 
     def generation_kwargs(self, style: PromptStyle = "paper") -> dict[str, Any]:
         """lm-eval ``generation_kwargs`` (greedy by default)."""

@@ -160,6 +160,47 @@ def compare_scores(
     )
 
 
+SUBTASK_BENCHMARKS = ("bbh", "mmlu")  # doc ids are "<subtask>/<index>"
+
+
+def subtask_groups(benchmark: str, doc_ids: set[str]) -> dict[str, set[str]]:
+    """Row name (lm-eval style: ``bbh_navigate``, ``mmlu_stem``, ``mmlu_anatomy``) -> doc ids.
+
+    BBH tasks and MMLU subjects come from the doc id prefix; MMLU's four categories are
+    lm-eval's (see :func:`evaluations.subtask_results.mmlu_category`).
+    """
+    if benchmark not in SUBTASK_BENCHMARKS:
+        return {}
+    groups: dict[str, set[str]] = {}
+    for doc_id in doc_ids:
+        if "/" in doc_id:
+            groups.setdefault(f"{benchmark}_{doc_id.split('/', 1)[0]}", set()).add(doc_id)
+    if benchmark == "mmlu":
+        from evaluations.subtask_results import mmlu_category
+
+        for name in list(groups):
+            category = f"mmlu_{mmlu_category(name.removeprefix('mmlu_'))}"
+            groups.setdefault(category, set()).update(groups[name])
+    return dict(sorted(groups.items()))
+
+
+def compare_subtasks(
+    benchmark: str,
+    scores_a: dict[str, float],
+    scores_b: dict[str, float],
+    n_boot: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[PairedComparison]:
+    """One paired comparison per subtask (and MMLU category) of ``benchmark``."""
+    rows = []
+    for name, ids in subtask_groups(benchmark, set(scores_a) | set(scores_b)).items():
+        rows.append(compare_scores(name, {d: s for d, s in scores_a.items() if d in ids},
+                                   {d: s for d, s in scores_b.items() if d in ids},
+                                   n_boot=n_boot, confidence=confidence, seed=seed))
+    return rows
+
+
 def compare_dirs(
     dir_a: Path,
     dir_b: Path,
@@ -167,8 +208,12 @@ def compare_dirs(
     n_boot: int = 10_000,
     confidence: float = 0.95,
     seed: int = 0,
+    subtasks: bool = False,
 ) -> tuple[list[PairedComparison], dict[str, list[str]]]:
     """Compare every benchmark both directories have (or the ``benchmarks`` asked for).
+
+    With ``subtasks``, each BBH/MMLU row is followed by its per-subtask (and MMLU
+    per-category) rows, named as lm-eval names them (``bbh_navigate``, ``mmlu_stem``).
 
     Returns the comparisons and ``{"only_a": [...], "only_b": [...]}`` — benchmarks that
     only one side has (never silently dropped: the caller reports them).
@@ -184,11 +229,12 @@ def compare_dirs(
         names = sorted(set(found_a) & set(found_b))
     if not names:
         raise ValueError(f"no benchmark has {SAMPLES_FILE} in both {dir_a} and {dir_b}")
-    results = [
-        compare_scores(name, load_scores(found_a[name]), load_scores(found_b[name]),
-                       n_boot=n_boot, confidence=confidence, seed=seed)
-        for name in names
-    ]
+    results = []
+    for name in names:
+        scores_a, scores_b = load_scores(found_a[name]), load_scores(found_b[name])
+        results.append(compare_scores(name, scores_a, scores_b, n_boot=n_boot, confidence=confidence, seed=seed))
+        if subtasks:
+            results += compare_subtasks(name, scores_a, scores_b, n_boot=n_boot, confidence=confidence, seed=seed)
     missing = {"only_a": sorted(set(found_a) - set(found_b)),
                "only_b": sorted(set(found_b) - set(found_a))}
     return results, missing

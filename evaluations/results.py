@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from evaluations.base import ScoredSample
+from evaluations.base import ROBUST_FILTER, ScoredSample
 from evaluations.jsonl import jsonl_records
 
 SAMPLES_FILE = "samples.jsonl"
@@ -51,6 +51,18 @@ def _repair_tail(path: Path) -> None:
         cut = data.rfind(b"\n") + 1
         with open(path, "r+b") as fh:
             fh.truncate(cut)
+
+
+def rewrite_samples(path: Path, samples: list[ScoredSample]) -> None:
+    """Replace ``path`` by exactly ``samples``, atomically (temp file + rename)."""
+    path = Path(path)
+    tmp = path.with_suffix(".jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for sample in samples:
+            fh.write(json.dumps(sample_to_dict(sample), ensure_ascii=False, default=str) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def append_samples(path: Path, samples: list[ScoredSample]) -> None:
@@ -94,6 +106,21 @@ def aggregate(metric: str, samples: list[ScoredSample]) -> dict[str, float]:
         if values and len(values) >= len([s for s in samples if key in s.extra]):
             m, e = mean_stderr(values)
             out[f"{key},none"], out[f"{key}_stderr,none"] = m, e
+    out.update(aggregate_robust(metric, samples))
+    return out
+
+
+def aggregate_robust(metric: str, samples: list[ScoredSample]) -> dict[str, float]:
+    """``<metric>,robust-extract`` (and e.g. ``em,robust-extract``) over samples that carry
+    ``extra["robust"]`` — only when every sample does, so a mean never covers a subset."""
+    robust = [s.extra.get("robust") for s in samples]
+    if not robust or not all(isinstance(r, dict) for r in robust):
+        return {}
+    out: dict[str, float] = {}
+    for key in sorted({k for r in robust for k in r if k != "extracted"}):
+        name = metric if key == "score" else key
+        m, e = mean_stderr([float(r.get(key, 0.0)) for r in robust])
+        out[f"{name},{ROBUST_FILTER}"], out[f"{name}_stderr,{ROBUST_FILTER}"] = m, e
     return out
 
 
@@ -105,10 +132,17 @@ def build_results(
     version: float,
     task_config: dict[str, Any],
     run_config: dict[str, Any],
+    subtask_of: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    """The results.json document for one benchmark (lm-eval-compatible keys)."""
+    """The results.json document for one benchmark (lm-eval-compatible keys).
+
+    With ``subtask_of`` (doc id -> subtask), per-subtask rows are added in lm-eval's
+    group layout (:mod:`evaluations.subtask_results`).
+    """
+    from evaluations.subtask_results import subtask_layout
+
     metrics = aggregate(metric, samples)
-    return {
+    doc = {
         "results": {benchmark: {"alias": benchmark, **metrics}},
         "versions": {benchmark: version},
         "n-samples": {benchmark: {"original": n_original, "effective": len(samples)}},
@@ -116,7 +150,15 @@ def build_results(
         "configs": {benchmark: task_config},
         "config": run_config,
         "metric": metric,
+        "benchmark": benchmark,
     }
+    extra = subtask_layout(benchmark, metric, samples, subtask_of or {}, version, aggregate)
+    if extra:
+        for key in ("results", "n-samples", "versions", "higher_is_better"):
+            doc[key].update(extra[key])
+        doc["groups"] = {benchmark: doc["results"][benchmark], **extra["groups"]}
+        doc["group_subtasks"] = extra["group_subtasks"]
+    return doc
 
 
 def _json_safe(value: Any) -> Any:
@@ -145,7 +187,8 @@ def read_results(path: Path) -> dict[str, Any]:
 
 def headline(results: dict[str, Any]) -> tuple[str, str, float, Any, int]:
     """(benchmark, metric, value, stderr, n) from a results.json document."""
-    (bench, values), = results["results"].items()
+    bench = results.get("benchmark") or next(iter(results["configs"]))
+    values = results["results"][bench]
     metric = results.get("metric") or next(k.split(",")[0] for k in values if k != "alias" and "_stderr" not in k)
     n = results["n-samples"][bench]["effective"]
     return bench, metric, values[f"{metric},none"], values.get(f"{metric}_stderr,none"), n

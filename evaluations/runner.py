@@ -21,6 +21,9 @@ from tqdm.auto import tqdm
 from evaluations import registry
 from evaluations.base import Benchmark, PromptStyle, ScoredSample
 from evaluations.jsonl import jsonl_records
+from evaluations.fingerprint import bench_scorer_hash, generation_hash, prompts_hash
+from evaluations.resume import plan_resume
+from evaluations.subsets import DEFAULT_SEED, LimitMode, select_docs, subset_record
 from evaluations.results import (
     RESULTS_FILE,
     SAMPLES_FILE,
@@ -28,10 +31,13 @@ from evaluations.results import (
     build_results,
     read_results,
     read_samples,
+    rewrite_samples,
     write_results,
 )
 
 CONFIG_FILE = ".task_config.json"
+RESUME_FILE = ".resume.json"
+IDENTITY_KEYS = ("task", "metric", "kind", "prompt_style")
 Generate = Callable[[Benchmark, list[dict[str, Any]]], list[ScoredSample]]
 OnResult = Callable[[Path, dict[str, Any]], None]
 
@@ -48,7 +54,15 @@ def model_label(spec: str) -> str:
     return safe_label(path.name if path.is_dir() else spec)
 
 
-def task_config(bench: Benchmark, style: PromptStyle, data_dir: Path, limit: int | None, gen: dict[str, Any]) -> dict[str, Any]:
+def task_config(
+    bench: Benchmark,
+    style: PromptStyle,
+    data_dir: Path,
+    limit: int | None,
+    gen: dict[str, Any],
+    limit_mode: LimitMode = "stratified",
+    seed: int = DEFAULT_SEED,
+) -> dict[str, Any]:
     """What defines a benchmark's outputs; a resume with a different one is refused."""
     return {
         "task": bench.name,
@@ -58,6 +72,8 @@ def task_config(bench: Benchmark, style: PromptStyle, data_dir: Path, limit: int
         "data_dir": str(Path(data_dir).resolve()),
         "expected_files": bench.expected_files,
         "limit": limit,
+        "limit_mode": limit_mode if limit is not None else None,
+        "limit_seed": seed if limit is not None and limit_mode == "stratified" else None,
         "generation_kwargs": gen,
     }
 
@@ -66,7 +82,9 @@ def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
     path = out_dir / CONFIG_FILE
     if path.is_file():
         old = json.loads(path.read_text(encoding="utf-8"))
-        changed = {k for k in set(old) | set(config) if old.get(k) != config.get(k) and k not in ("limit", "data_dir")}
+        # Only what names the evaluation is refused; prompts, scorer, generation settings
+        # and the subset may change: evaluations.resume re-scores or redoes what they touch.
+        changed = {k for k in IDENTITY_KEYS if old.get(k) != config.get(k)}
         if changed:
             raise ValueError(
                 f"{out_dir}: existing outputs were made with a different setting ({', '.join(sorted(changed))}); "
@@ -84,33 +102,81 @@ def evaluate_benchmark(
     config: dict[str, Any],
     run_config: dict[str, Any],
     chunk_size: int = 16,
+    subset: dict[str, Any] | None = None,
+    generation_key: Callable[[dict[str, Any]], str] | None = None,
 ) -> dict[str, Any]:
-    """Score ``docs`` of ``bench`` into ``out_dir`` (resuming), then write results.json."""
+    """Score ``docs`` of ``bench`` into ``out_dir`` (resuming), then write results.json.
+
+    Resume is content-aware (:mod:`evaluations.resume`): stored samples are kept only if
+    prompt, ``generation_key(doc)`` (default: a hash of ``config``'s generation settings
+    and ``run_config["model"]``) and scorer hash match; re-scored if only the scorer
+    changed. ``subset`` (see :func:`evaluations.subsets.subset_record`) is recorded as is.
+    """
     out_dir = Path(out_dir)
+    style = config["prompt_style"]
+    scorer = bench_scorer_hash(bench)
+    if generation_key is None:
+        key = generation_hash({"generation_kwargs": config["generation_kwargs"], "model": run_config.get("model")})
+        generation_key = lambda doc: key  # noqa: E731
+    prompts = {d["doc_id"]: bench.prompt(d, style) for d in docs}
+    config = {**config, "version": bench.version,
+              "fingerprint": {"scorer": scorer, "prompts": prompts_hash([prompts[d["doc_id"]] for d in docs]),
+                              "generation": generation_hash(config["generation_kwargs"])}}
     _check_config(out_dir, config)
     samples_path = out_dir / SAMPLES_FILE
-    wanted = {d["doc_id"] for d in docs}
-    done = {s.doc_id: s for s in read_samples(samples_path) if s.doc_id in wanted}
-    pending = [d for d in docs if d["doc_id"] not in done]
-    if pending:
-        bar = tqdm(total=len(docs), initial=len(done), desc=f"{bench.name}", unit="item", leave=False)
-        for start in range(0, len(pending), chunk_size):
-            chunk = pending[start : start + chunk_size]
-            scored = generate(bench, chunk)
-            append_samples(samples_path, scored)
-            done.update((s.doc_id, s) for s in scored)
+    stored = {s.doc_id: s for s in read_samples(samples_path)}
+    plan = plan_resume(docs, stored, lambda d: prompts[d["doc_id"]], generation_key, scorer)
+    if plan.stale:  # drop them first: a doc id's first row wins on read
+        rewrite_samples(samples_path, [s for i, s in stored.items() if i not in plan.stale])
+    done = dict(plan.keep)
+
+    def stamp(chunk: list[dict[str, Any]], scored: list[ScoredSample]) -> list[ScoredSample]:
+        for doc, sample in zip(chunk, scored, strict=True):
+            sample.keys = {"generation": generation_key(doc), "scorer": scorer}
+        append_samples(samples_path, scored)
+        done.update((s.doc_id, s) for s in scored)
+        return scored
+
+    if plan.rescore:
+        again = [doc for doc, _ in plan.rescore]
+        rescored = bench.score_batch(again, [output for _, output in plan.rescore])
+        for doc, sample in zip(again, rescored):
+            sample.prompt = prompts[doc["doc_id"]]
+        stamp(again, rescored)
+    if plan.pending:
+        bar = tqdm(total=len(docs), initial=len(docs) - len(plan.pending), desc=f"{bench.name}", unit="item", leave=False)
+        for start in range(0, len(plan.pending), chunk_size):
+            chunk = plan.pending[start : start + chunk_size]
+            stamp(chunk, generate(bench, chunk))
             bar.update(len(chunk))
         bar.close()
     ordered = [done[d["doc_id"]] for d in docs]
     results = build_results(
-        bench.name, bench.metric, ordered, len(docs), float(getattr(bench, "version", 1.0)), config, run_config
+        bench.name, bench.metric, ordered, len(docs), bench.version, config, run_config,
+        {d["doc_id"]: bench.subtask(d) for d in docs},
     )
+    results["subset"] = subset or subset_record(None, "stratified", DEFAULT_SEED, docs)
     write_results(out_dir / RESULTS_FILE, results)
-    return results
+    # How this pass got each sample: returned and kept beside results.json, not in it, so
+    # a resumed evaluation ends with the same results.json as an uninterrupted one.
+    (out_dir / RESUME_FILE).write_text(json.dumps(plan.counts()) + "\n", encoding="utf-8")
+    return {**results, "resume": plan.counts()}
 
 
-def _engine_generate(engine: Any, style: PromptStyle) -> Generate:
-    return lambda bench, chunk: engine.run(bench, chunk, style)
+class _LazyEngine:
+    """The engine, loaded on the first chunk that needs generation (a resume that only
+    reuses or re-scores never loads the model)."""
+
+    def __init__(self, engine: Any, load: Callable[[], Any]) -> None:
+        self.engine, self._load = engine, load
+
+    def generate(self, style: PromptStyle) -> Generate:
+        def run(bench: Benchmark, chunk: list[dict[str, Any]]) -> list[ScoredSample]:
+            if self.engine is None:
+                self.engine = self._load()
+            return self.engine.run(bench, chunk, style)
+
+        return run
 
 
 def evaluate_model(
@@ -128,38 +194,47 @@ def evaluate_model(
     on_result: OnResult | None = None,
     engine: Any = None,
     deterministic: bool = False,
+    limit_mode: LimitMode = "stratified",
+    seed: int = DEFAULT_SEED,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate ``model`` (a spec for ``fusion.models.resolve_model``) on ``benchmarks``.
 
     Outputs go to ``out/<label>/<benchmark>/``. The model is loaded only if some
-    benchmark still has unscored documents. ``deterministic`` selects deterministic GPU
+    benchmark still has unscored documents. ``limit`` picks a subset per benchmark:
+    ``limit_mode="stratified"`` (across subtasks, ``seed``) or ``"first"`` (see
+    :mod:`evaluations.subsets`). ``deterministic`` selects deterministic GPU
     kernels (see ``lm_eval_engine.use_deterministic_kernels``). Returns ``{benchmark: results}``.
     """
     benches = [registry.get(name) for name in benchmarks]
-    all_docs = {b.name: b.docs(Path(data_dir), limit) for b in benches}  # fail fast on bad data
+    # fail fast on bad data
+    all_docs = {b.name: select_docs(b, Path(data_dir), limit, limit_mode, seed) for b in benches}
     root = Path(out) / (label or model_label(model))
     results: dict[str, dict[str, Any]] = {}
+    lazy = _LazyEngine(engine, lambda: _load_engine(model, backend, batch_size, max_gen_toks, deterministic))
     for bench in benches:
         out_dir = root / bench.name
         docs = all_docs[bench.name]
         gen = bench.generation_kwargs(style)
         if max_gen_toks is not None:
             gen = {**gen, "max_gen_toks": min(gen.get("max_gen_toks", max_gen_toks), max_gen_toks)}
-        config = task_config(bench, style, Path(data_dir), limit, gen)
-        done_ids = {s.doc_id for s in read_samples(out_dir / SAMPLES_FILE)}
-        if engine is None and any(d["doc_id"] not in done_ids for d in docs):
-            engine = _load_engine(model, backend, batch_size, max_gen_toks, deterministic)
+        config = task_config(bench, style, Path(data_dir), limit, gen, limit_mode, seed)
         # Only the request goes in: identical whether or not a resume had to load the model.
         run_config = {
             "model": model,
             "backend": backend,
             "batch_size": batch_size,
             "limit": limit,
+            "limit_mode": limit_mode,
+            "seed": seed,
             "max_gen_toks": max_gen_toks,
             "deterministic": deterministic,
         }
+        # What an output depends on (batch size and limit do not enter: a resume may change them).
+        key = generation_hash({"model": model, "backend": backend, "deterministic": deterministic,
+                               "generation_kwargs": gen})
         results[bench.name] = evaluate_benchmark(
-            bench, docs, out_dir, _engine_generate(engine, style), config, run_config, chunk_size
+            bench, docs, out_dir, lazy.generate(style), config, run_config, chunk_size,
+            subset_record(limit, limit_mode, seed, docs), generation_key=lambda doc, key=key: key,
         )
         if on_result:
             on_result(out_dir, results[bench.name])
@@ -242,7 +317,11 @@ def score_predictions(
         config = task_config(bench, style, Path(data_dir), None, {"source": "predictions"})
         run_config = {"model": f"predictions:{Path(predictions).name}", "backend": "predictions"}
         chunk = len(docs) if bench.kind == "code" else 2048  # code: one sandboxed batch
-        results[name] = evaluate_benchmark(bench, docs, root / name, generate, config, run_config, chunk)
+        # A prediction's own text is what its sample was made from: a corrected file re-scores.
+        results[name] = evaluate_benchmark(
+            bench, docs, root / name, generate, config, run_config, chunk,
+            generation_key=lambda doc: generation_hash({"output": outputs[doc["doc_id"]]}),
+        )
         if on_result:
             on_result(root / name, results[name])
     return results

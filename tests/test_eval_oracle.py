@@ -58,6 +58,9 @@ def test_gold_scores_100_percent(scored):
     failures = [(s.doc_id, s.gold, s.extracted) for s in gold if s.score != 1.0]
     print(f"{bench.name}: {len(docs)} items, gold accuracy {mean(gold):.4f}")
     assert not failures, f"{bench.name}: {len(failures)} gold renderings not scored correct, e.g. {failures[:3]}"
+    if bench.name != "ifeval":  # IFEval has no extraction, hence no robust metric
+        robust_fail = [(s.doc_id, s.gold, s.extra["robust"]["extracted"]) for s in gold if s.extra["robust"]["score"] != 1.0]
+        assert not robust_fail, f"{bench.name}: robust metric misses gold renderings, e.g. {robust_fail[:3]}"
 
 
 def test_wrong_and_shuffled_near_chance(scored):
@@ -67,6 +70,13 @@ def test_wrong_and_shuffled_near_chance(scored):
     assert mean(shuffled) <= SHUFFLED_MAX[bench.name]
     if bench.name in CHOICE_CHANCE_MIN:  # letters are really read, not defaulted
         assert mean(shuffled) >= CHOICE_CHANCE_MIN[bench.name]
+    if bench.name != "ifeval":
+        robust = lambda samples: sum(s.extra["robust"]["score"] for s in samples) / len(samples)  # noqa: E731
+        print(f"{bench.name}: robust wrong {robust(wrong):.4f} shuffled {robust(shuffled):.4f}")
+        assert robust(wrong) <= WRONG_MAX.get(bench.name, 0.01)
+        assert robust(shuffled) <= SHUFFLED_MAX[bench.name]
+        if bench.name in CHOICE_CHANCE_MIN:
+            assert robust(shuffled) >= CHOICE_CHANCE_MIN[bench.name]
 
 
 def test_data_sizes_match_sources_md():
@@ -106,6 +116,8 @@ def test_predictions_cli_rescoring(tmp_path):
         results = read_results(out / "predictions-preds" / name / "results.json")
         metric = registry.get(name).metric
         assert results["results"][name][f"{metric},none"] == 1.0, name
+        if name != "ifeval":
+            assert results["results"][name][f"{metric},robust-extract"] == 1.0, name
         assert results["n-samples"][name]["effective"] == expected_n[name]
         assert {"versions", "configs", "config", "higher_is_better"} <= set(results)
         lines = (out / "predictions-preds" / name / "samples.jsonl").read_text().splitlines()

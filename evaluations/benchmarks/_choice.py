@@ -2,7 +2,8 @@
 
 Documents carry ``choices`` (texts) and ``gold`` (a letter). Scoring extracts the letter
 the response commits to (:func:`evaluations.scoring.extract.choice_letter`); accuracy is
-exact letter match.
+exact letter match. The robust metric (:mod:`evaluations.scoring.robust_choice`) is
+scored beside it.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from evaluations.base import Benchmark, ScoredSample
+from evaluations.base import Benchmark, ScoredSample, robust_extra
 from evaluations.scoring.extract import choice_letter
+from evaluations.scoring.robust_choice import robust_choice_letter
 
 LETTERS = "ABCDEFGH"
 
@@ -35,6 +37,7 @@ class ChoiceBenchmark(Benchmark):
         """Accuracy of the extracted option letter."""
         letters = LETTERS[: len(doc["choices"])]
         got = choice_letter(output, letters)
+        robust = robust_choice_letter(output, doc["choices"], letters)
         return ScoredSample(
             benchmark=self.name,
             doc_id=doc["doc_id"],
@@ -43,6 +46,7 @@ class ChoiceBenchmark(Benchmark):
             extracted=got,
             gold=doc["gold"],
             score=float(got == doc["gold"]),
+            extra={"robust": robust_extra(robust, robust == doc["gold"])},
         )
 
     def gold_output(self, doc: dict[str, Any]) -> str:

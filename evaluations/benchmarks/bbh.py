@@ -7,10 +7,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evaluations.base import Benchmark, BenchmarkDataError, PromptStyle, ScoredSample
+from evaluations.base import Benchmark, BenchmarkDataError, PromptStyle, ScoredSample, robust_extra
 from evaluations.benchmarks import _lm_eval_prompts
 from evaluations.benchmarks._files import read_json, read_text, take
 from evaluations.scoring.extract import normalize_text
+from evaluations.scoring.robust_bbh import robust_bbh_answer, robust_bbh_correct
 
 TASKS = (
     "boolean_expressions", "causal_judgement", "date_understanding", "disambiguation_qa",
@@ -50,6 +51,7 @@ class BBH(Benchmark):
     """All 27 BBH tasks (6511 examples); doc ids ``<task>/<index>``."""
 
     name = "bbh"
+    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
     metric = "exact_match"
     data_subdir = "bbh"
     expected_files = "bbh/<task>.json ({'examples': [{input, target}]}) and bbh/cot-prompts/<task>.txt for the 27 tasks"
@@ -85,6 +87,10 @@ class BBH(Benchmark):
         interleaved = [t[i] for i in range(depth) for t in per_task if i < len(t)]
         return take(interleaved, limit)
 
+    def subtask(self, doc: dict[str, Any]) -> str:
+        """The BBH task (one of :data:`TASKS`)."""
+        return doc["task"]
+
     def prompt(self, doc: dict[str, Any], style: PromptStyle = "paper") -> str:
         """Paper: InfiGFusion BBH template with the task's CoT prompt as hint;
         lm-eval: ``bbh_cot_zeroshot_<task>`` description + doc_to_text."""
@@ -99,7 +105,9 @@ class BBH(Benchmark):
         """Exact match of the normalised final answer with the target."""
         got = extract_bbh_answer(output, doc["gold"])
         ok = got is not None and normalize_text(got) == normalize_text(doc["gold"])
-        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(ok), {"task": doc["task"]})
+        robust = robust_bbh_answer(doc["task"], doc["input"], doc["gold"], output)
+        extra = {"task": doc["task"], "robust": robust_extra(robust, robust_bbh_correct(doc["task"], doc["gold"], robust))}
+        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(ok), extra)
 
     def gold_output(self, doc: dict[str, Any]) -> str:
         """The CoT files' closing form: "... So the answer is <target>."."""

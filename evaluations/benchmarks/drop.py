@@ -13,9 +13,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evaluations.base import Benchmark, PromptStyle, ScoredSample
+from evaluations.base import Benchmark, PromptStyle, ScoredSample, robust_extra
 from evaluations.benchmarks._files import read_jsonl, take
 from evaluations.scoring.drop import drop_em_f1
+from evaluations.scoring.robust_drop import robust_drop
 
 FILE = "drop_v0_dev.jsonl.gz"
 N_EXAMPLES = 3
@@ -31,6 +32,7 @@ class DROP(Benchmark):
     """DROP dev set; headline metric F1 (EM kept per sample in ``extra``)."""
 
     name = "drop"
+    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
     metric = "f1"
     data_subdir = "drop"
     expected_files = f"drop/{FILE} (gzipped simple-evals JSONL: context, completion, ref_text)"
@@ -74,7 +76,9 @@ class DROP(Benchmark):
         """Max F1 (and EM) over the gold alternatives."""
         got = extract_drop_answer(output)
         em, f1 = drop_em_f1(got, doc["gold"])
-        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], f1, {"em": em})
+        answer, r_em, r_f1 = robust_drop(output, doc["gold"])
+        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], f1,
+                            {"em": em, "robust": robust_extra(answer, r_f1, em=r_em)})
 
     def gold_output(self, doc: dict[str, Any]) -> str:
         """Reasoning then ``Answer: <first gold alternative>``."""

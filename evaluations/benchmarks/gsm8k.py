@@ -6,11 +6,12 @@ import random
 from pathlib import Path
 from typing import Any
 
-from evaluations.base import Benchmark, BenchmarkDataError, PromptStyle, ScoredSample
+from evaluations.base import Benchmark, BenchmarkDataError, PromptStyle, ScoredSample, robust_extra
 from evaluations.benchmarks import _lm_eval_prompts
 from evaluations.benchmarks._files import read_jsonl, take
 from evaluations.benchmarks._math_answer import final_answer
 from evaluations.scoring.math_equiv import math_equal
+from evaluations.scoring.robust_number import robust_number, same_number
 
 FILE = "test.jsonl"
 
@@ -19,6 +20,7 @@ class GSM8K(Benchmark):
     """GSM8K test set (1319 problems), exact numeric answer via math-verify."""
 
     name = "gsm8k"
+    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
     metric = "exact_match"
     data_subdir = "gsm8k"
     expected_files = f"gsm8k/{FILE} (JSONL: question, answer ending in '#### <number>')"
@@ -45,7 +47,9 @@ class GSM8K(Benchmark):
         got = final_answer(output, numeric=True)
         if got is not None:
             got = got.replace(",", "").replace("\\$", "").lstrip("$").strip()
-        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(math_equal(got, doc["gold"])))
+        robust = robust_number(output)
+        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(math_equal(got, doc["gold"])),
+                            {"robust": robust_extra(robust, same_number(robust, doc["gold"]))})
 
     def gold_output(self, doc: dict[str, Any]) -> str:
         """A short solution ending in the boxed gold number."""

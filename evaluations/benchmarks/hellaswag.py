@@ -22,6 +22,7 @@ class HellaSwag(ChoiceBenchmark):
     """HellaSwag validation split, 4 endings per context."""
 
     name = "hellaswag"
+    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
     data_subdir = "hellaswag"
     expected_files = f"hellaswag/{FILE} (bz2 text, 6 lines per item: context, gold label 0-3, 4 endings)"
 

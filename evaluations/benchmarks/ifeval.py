@@ -22,6 +22,7 @@ class IFEval(Benchmark):
     """IFEval; headline metric prompt-level strict accuracy (lm-eval's other three in extra)."""
 
     name = "ifeval"
+    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
     metric = "prompt_level_strict_acc"
     data_subdir = "ifeval"
     expected_files = f"ifeval/{FILE} (JSONL: key, prompt, instruction_id_list, kwargs)"

@@ -6,11 +6,12 @@ import random
 from pathlib import Path
 from typing import Any
 
-from evaluations.base import Benchmark, BenchmarkDataError, PromptStyle, ScoredSample
+from evaluations.base import Benchmark, BenchmarkDataError, PromptStyle, ScoredSample, robust_extra
 from evaluations.benchmarks._files import read_jsonl, take
 from evaluations.benchmarks._math_answer import final_answer
 from evaluations.scoring.extract import last_boxed
 from evaluations.scoring.math_equiv import math_equal
+from evaluations.scoring.robust_math import robust_math_answer
 
 FILE = "test.jsonl"
 
@@ -19,6 +20,7 @@ class MATH(Benchmark):
     """MATH test split, symbolic equivalence through math-verify."""
 
     name = "math"
+    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
     metric = "exact_match"
     data_subdir = "math"
     expected_files = f"math/{FILE} (JSONL: problem, solution with the answer in the last \\boxed{{}}, level, type)"
@@ -57,7 +59,9 @@ class MATH(Benchmark):
     def score(self, doc: dict[str, Any], output: str) -> ScoredSample:
         """Equivalence of the final answer with the gold under math-verify."""
         got = final_answer(output, numeric=False)
-        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(math_equal(got, doc["gold"])))
+        robust = robust_math_answer(output)
+        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(math_equal(got, doc["gold"])),
+                            {"robust": robust_extra(robust, math_equal(robust, doc["gold"]))})
 
     def gold_output(self, doc: dict[str, Any]) -> str:
         """A short solution ending in the boxed gold answer."""

@@ -26,6 +26,7 @@ class MMLU(ChoiceBenchmark):
     """MMLU test split (14042 questions); doc ids ``<subject>/<index within subject>``."""
 
     name = "mmlu"
+    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
     data_subdir = "mmlu"
     expected_files = f"mmlu/{FILE} (parquet: question, subject, choices[4], answer 0-3)"
     max_gen_toks = 384
@@ -57,6 +58,10 @@ class MMLU(ChoiceBenchmark):
                 }
             )
         return take(docs, limit)
+
+    def subtask(self, doc: dict[str, Any]) -> str:
+        """The MMLU subject (57 of them, e.g. ``abstract_algebra``)."""
+        return doc["subject"]
 
     def prompt(self, doc: dict[str, Any], style: PromptStyle = "paper") -> str:
         """Paper: InfiGFusion MMLU template (hint names the subject, OpenCompass wording);

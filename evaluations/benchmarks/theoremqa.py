@@ -7,9 +7,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evaluations.base import Benchmark, BenchmarkDataError, PromptStyle, ScoredSample
+from evaluations.base import Benchmark, BenchmarkDataError, PromptStyle, ScoredSample, robust_extra
 from evaluations.benchmarks._files import read_json, take
 from evaluations.scoring.extract import last_boxed
+from evaluations.scoring.robust_theoremqa import extract_answer as robust_answer
+from evaluations.scoring.robust_theoremqa import robust_theoremqa_correct
 from evaluations.scoring.theoremqa import theoremqa_correct
 
 FILE = "theoremqa_test.json"
@@ -43,6 +45,7 @@ class TheoremQA(Benchmark):
     """TheoremQA test set; accuracy under the integer/float/list/bool/option rules."""
 
     name = "theoremqa"
+    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
     metric = "exact_match"
     data_subdir = "theoremqa"
     expected_files = f"theoremqa/{FILE} (JSON list: id, Question, Answer, Answer_type)"
@@ -82,7 +85,10 @@ class TheoremQA(Benchmark):
         """Official answer-type scoring of the extracted final answer."""
         got = extract_theoremqa_answer(output)
         ok = theoremqa_correct(got, doc["gold"], doc["answer_type"])
-        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(ok))
+        robust = robust_answer(output)
+        robust_ok = robust_theoremqa_correct(robust, doc["gold"], doc["answer_type"])
+        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(ok),
+                            {"robust": robust_extra(robust, robust_ok)})
 
     def gold_output(self, doc: dict[str, Any]) -> str:
         """Reasoning then "Therefore, the answer is <gold>."."""

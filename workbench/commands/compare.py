@@ -18,7 +18,8 @@ from evaluations.compare import PairedComparison, compare_dirs
 def format_table(rows: list[PairedComparison], confidence: float) -> str:
     """A fixed-width text table, one line per benchmark."""
     ci_name = f"{round(confidence * 100)}% CI"
-    header = (f"{'benchmark':<14} {'n':>6} {'A':>7} {'B':>7} {'B-A':>8} {ci_name:>19} "
+    width = max([14, *(len(r.benchmark) for r in rows)])
+    header = (f"{'benchmark':<{width}} {'n':>6} {'A':>7} {'B':>7} {'B-A':>8} {ci_name:>19} "
               f"{'A only':>7} {'B only':>7} {'McNemar p':>10}")
     lines = [header, "-" * len(header)]
     for r in rows:
@@ -26,7 +27,7 @@ def format_table(rows: list[PairedComparison], confidence: float) -> str:
         unpaired = (f"  (unpaired: {r.unpaired_a} only in A, {r.unpaired_b} only in B)"
                     if r.unpaired_a or r.unpaired_b else "")
         lines.append(
-            f"{r.benchmark:<14} {r.n:>6} {r.mean_a:>7.4f} {r.mean_b:>7.4f} {r.diff:>+8.4f} "
+            f"{r.benchmark:<{width}} {r.n:>6} {r.mean_a:>7.4f} {r.mean_b:>7.4f} {r.diff:>+8.4f} "
             f"[{r.ci_low:>+8.4f}, {r.ci_high:>+8.4f}] {r.only_a_correct:>7} "
             f"{r.only_b_correct:>7} {r.p_value:>10.4g}{mark}{unpaired}"
         )
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     """Compare, print the table (and write JSON when asked)."""
     benchmarks = [b.strip() for b in args.benchmarks.split(",") if b.strip()] if args.benchmarks else None
     rows, missing = compare_dirs(args.a, args.b, benchmarks=benchmarks, n_boot=args.bootstrap,
-                                 confidence=args.confidence, seed=args.seed)
+                                 confidence=args.confidence, seed=args.seed, subtasks=args.subtasks)
     print(f"A = {args.a}\nB = {args.b}")
     print(format_table(rows, args.confidence))
     for side, names in missing.items():
@@ -64,4 +65,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--confidence", type=float, default=0.95, help="CI level")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap RNG seed")
     parser.add_argument("--json", type=Path, default=None, help="also write results as JSON here")
+    parser.add_argument("--subtasks", action="store_true",
+                        help="also one row per BBH task, MMLU subject and MMLU category (the paper's Table 3 rows)")
     parser.set_defaults(func=run)

@@ -32,7 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--benchmarks", default="all", help="'all' or comma-separated names (default: all)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help=f"benchmark data folder (default: $WORKBENCH_DATA_DIR or ./{DEFAULT_DATA_DIR})")
-    p.add_argument("--limit", type=int, default=None, help="first N documents per benchmark")
+    p.add_argument("--limit", type=int, default=None,
+                   help="N documents per benchmark: a stratified sample across subtasks (see --limit-mode)")
+    p.add_argument("--limit-mode", choices=("stratified", "first"), default="stratified",
+                   help="with --limit: 'stratified' (default; seeded, proportional per BBH task / MMLU subject) "
+                        "or 'first' (the first N in official order)")
+    p.add_argument("--seed", type=int, default=1234, help="seed of the stratified --limit sample (default: 1234)")
     p.add_argument("--style", choices=("paper", "lm-eval"), default="paper", help="prompt style (default: paper)")
     p.add_argument("--backend", choices=("hf", "vllm"), default="hf", help="lm-eval model backend (default: hf)")
     p.add_argument("--batch-size", type=int, default=8, help="generation batch size (default: 8)")
@@ -90,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         if store is not None:
             store.index_eval(out_dir)
 
-    model_kwargs = dict(limit=args.limit, style=args.style, backend=args.backend, batch_size=args.batch_size,
+    model_kwargs = dict(limit=args.limit, limit_mode=args.limit_mode, seed=args.seed, style=args.style,
+                        backend=args.backend, batch_size=args.batch_size,
                         max_gen_toks=args.max_gen_toks, chunk_size=args.chunk_size, deterministic=args.deterministic)
     if args.predictions:
         runner.score_predictions(args.predictions, data_dir, args.out, style=args.style, on_result=on_result)

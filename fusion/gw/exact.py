@@ -158,7 +158,7 @@ def _entropic_couplings(C: np.ndarray, D: np.ndarray, p: np.ndarray, q: np.ndarr
             for _ in range(50):
                 T = T * (p / np.maximum(T.sum(1), 1e-300))[:, None]
                 T = T * (q / np.maximum(T.sum(0), 1e-300))[None, :]
-            if np.abs(T.sum(1) - p).max() <= 1e-13 and np.abs(T.sum(0) - q).max() <= 1e-13:
+            if np.abs(T.sum(1) - p).max() <= 1e-10 and np.abs(T.sum(0) - q).max() <= 1e-10:
                 out[f"entropic-{eps:g}"] = T
     return out
 

@@ -114,7 +114,8 @@ def _results(app_root: Path) -> dict[tuple[str, str], tuple[float, float]]:
     out = {}
     for path in app_root.rglob("results.json"):
         doc = json.loads(path.read_text())
-        (bench, values), = doc["results"].items()
+        bench = doc["benchmark"]  # results also holds per-subtask rows (lm-eval's group layout)
+        values = doc["results"][bench]
         stderr = values[f"{doc['metric']}_stderr,none"]
         model = str(path.parent.parent.relative_to(app_root))
         out[(model, bench)] = (values[f"{doc['metric']},none"], stderr if isinstance(stderr, float) else math.nan)

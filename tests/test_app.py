@@ -348,7 +348,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ARTIFACTS = REPO / "test-artifacts"
 #: (url path, page title, a selector that only renders once the page has its data)
 BROWSER_PAGES = [
-    ("", "Runs", "[data-testid='stDataFrame']"),  # the default page lives at /
+    ("runs", "Runs", "[data-testid='stDataFrame']"),
+    ("", "Runs", "[data-testid='stDataFrame']"),  # / opens /runs
     ("leaderboard", "Leaderboard", "[data-testid='stDataFrame']"),
     ("samples", "Samples", "[data-testid='stDataFrame']"),
     ("graph-inspector", "Graph inspector", "[data-testid='stMetric']"),
@@ -432,7 +433,9 @@ def test_every_page_renders_in_chromium(server_url: str, app_root: Path) -> None
                 page.locator(ready).first.wait_for(timeout=180_000)
                 settle(page)
                 assert page.get_by_text("Page not found").count() == 0, f"/{path} is not a page"
-                shot = ARTIFACTS / f"app-{path or 'runs'}.png"
+                if not path:
+                    assert page.url.rstrip("/").endswith("/runs"), page.url
+                shot = ARTIFACTS / f"app-{path or 'root'}.png"
                 page.screenshot(path=str(shot), full_page=True)
                 assert page.locator("[data-testid='stException']").count() == 0, f"exception on {path}"
                 assert shot.stat().st_size > 10_000

@@ -170,7 +170,9 @@ def test_samples_page_filters_correct_incorrect_and_disagreement(app_root: Path)
     rows = read_jsonl(app_root / "evals/predictions-mixed/arc/samples.jsonl")
     shown = frame(at, "sm-table")
     assert list(shown["doc_id"]) == [r["doc_id"] for r in rows]
-    assert list(shown["extracted"]) == [r["extracted"] or "" for r in rows]
+    # A missing extraction stays missing (None), never "" or "NaN".
+    assert list(shown["extracted"]) == [r["extracted"] if r["extracted"] is None else str(r["extracted"])
+                                        for r in rows]
     rerun_with(at, **{"sm-outcome": "incorrect"})
     assert set(frame(at, "sm-table")["doc_id"]) == {r["doc_id"] for r in rows if r["score"] < 0.5}
     rerun_with(at, **{"sm-outcome": "all", "sm-other": "evals/predictions-gold", "sm-disagree": True})

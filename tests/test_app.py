@@ -8,6 +8,7 @@ test-artifacts/. (One module, so the session fixture is built once.)"""
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -25,7 +26,7 @@ import pytest
 from app_fixtures import APP, REPO, app_root, run_cli  # noqa: F401 - app_root is a fixture
 from streamlit.testing.v1 import AppTest
 
-from workbench.app import discover
+from workbench.app import discover, fmt
 
 pytestmark = pytest.mark.slow
 PAGES = ("runs", "leaderboard", "samples", "graph_inspector", "gw_lab")
@@ -85,6 +86,16 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def plain(markdown: str) -> str:
+    """What the browser shows for text escaped by ``fmt.md`` (character references decoded)."""
+    return html.unescape(markdown).replace(fmt.WORD_JOINER, "")
+
+
+def errors(at: AppTest) -> list[str]:
+    """The error messages of the page as the browser shows them."""
+    return [plain(e.value) for e in at.error]
+
+
 # -- Runs -------------------------------------------------------------------------------------
 
 def test_runs_page_shows_losses_checkpoints_and_config(app_root: Path) -> None:
@@ -104,7 +115,9 @@ def test_runs_page_shows_losses_checkpoints_and_config(app_root: Path) -> None:
     logged = frame(at, "runs-metrics")
     assert list(logged["step"]) == [r["step"] for r in read_jsonl(app_root / "tiny" / "metrics.jsonl")]
     tokens_per_s = [r["tokens"] / r["step_time_s"] for r in read_jsonl(app_root / "tiny" / "metrics.jsonl")]
-    assert at.metric[0].value == f"{statistics.median(tokens_per_s):.1f}"  # logging_steps = 1: a step per line
+    # logging_steps = 1: a step per line; shown with three significant digits
+    assert at.metric[0].value == fmt.number(statistics.median(tokens_per_s))
+    assert float(at.metric[0].value) == pytest.approx(statistics.median(tokens_per_s), rel=5e-3)
 
 
 # -- Leaderboard ------------------------------------------------------------------------------
@@ -170,9 +183,8 @@ def test_samples_page_filters_correct_incorrect_and_disagreement(app_root: Path)
     rows = read_jsonl(app_root / "evals/predictions-mixed/arc/samples.jsonl")
     shown = frame(at, "sm-table")
     assert list(shown["doc_id"]) == [r["doc_id"] for r in rows]
-    # A missing extraction stays missing (None), never "" or "NaN".
-    assert list(shown["extracted"]) == [r["extracted"] if r["extracted"] is None else str(r["extracted"])
-                                        for r in rows]
+    # A missing extraction shows as "—", never "" or "NaN".
+    assert list(shown["extracted"]) == ["—" if r["extracted"] is None else str(r["extracted"]) for r in rows]
     rerun_with(at, **{"sm-outcome": "incorrect"})
     assert set(frame(at, "sm-table")["doc_id"]) == {r["doc_id"] for r in rows if r["score"] < 0.5}
     rerun_with(at, **{"sm-outcome": "all", "sm-other": "evals/predictions-gold", "sm-disagree": True})
@@ -275,7 +287,7 @@ def test_malformed_files_show_one_error_each_and_the_rest_works(app_root: Path, 
     broken.write_text(broken.read_text()[:40])
 
     at = open_page(root, "leaderboard")
-    assert [e.value for e in at.error if str(broken) in e.value], "no error naming the broken results.json"
+    assert [e for e in errors(at) if str(broken) in e], "no error naming the broken results.json"
     table = frame(at, "lb-table").set_index("model")
     assert table.loc["evals/predictions-mixed", "arc"] == pytest.approx(50.0)
     assert math.isnan(table.loc["evals/predictions-mixed", "gsm8k"])
@@ -284,11 +296,11 @@ def test_malformed_files_show_one_error_each_and_the_rest_works(app_root: Path, 
     at = open_page(root, "runs")
     assert frame(at, "runs-overview").set_index("run").loc["broken-run", "problem"].endswith(
         "metrics.jsonl:2: invalid JSON (Expecting property name enclosed in double quotes)")
-    assert [e.value for e in at.error if "metrics.jsonl:2" in e.value]
+    assert [e for e in errors(at) if "metrics.jsonl:2" in e]
 
     (root / "bounds" / "pairs.csv").write_text("family,n\nx,1\n")
     at = open_page(root, "gw_lab")
-    assert [e.value for e in at.error if "pairs.csv: missing column(s)" in e.value]
+    assert [e for e in errors(at) if "pairs.csv: missing column(s)" in e]
 
 
 @pytest.mark.parametrize("page, command", [("runs", "workbench fuse"), ("leaderboard", "workbench eval"),

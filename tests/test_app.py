@@ -11,19 +11,14 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from app_fixtures import APP, REPO, app_root, run_cli  # noqa: F401 - app_root is a fixture
+from app_fixtures import (APP, ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, app_root,  # noqa: F401 - a fixture
+                          run_cli, serve, settle)
 from streamlit.testing.v1 import AppTest
 
 from workbench.app import discover, fmt
@@ -183,7 +178,7 @@ def test_samples_page_filters_correct_incorrect_and_disagreement(app_root: Path)
     rows = read_jsonl(app_root / "evals/predictions-mixed/arc/samples.jsonl")
     shown = frame(at, "sm-table")
     assert list(shown["doc_id"]) == [r["doc_id"] for r in rows]
-    # A missing extraction shows as "—", never "" or "NaN".
+    # A missing extraction stays missing (shown as "—"), never "NaN" or "None".
     assert list(shown["extracted"]) == ["—" if r["extracted"] is None else str(r["extracted"]) for r in rows]
     rerun_with(at, **{"sm-outcome": "incorrect"})
     assert set(frame(at, "sm-table")["doc_id"]) == {r["doc_id"] for r in rows if r["score"] < 0.5}
@@ -356,10 +351,6 @@ def test_large_tables_paginate() -> None:
 
 # -- End to end in Chromium ------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = REPO / "test-artifacts"
 #: (url path, page title, a selector that only renders once the page has its data)
 BROWSER_PAGES = [
     ("runs", "Runs", "[data-testid='stDataFrame']"),
@@ -371,64 +362,11 @@ BROWSER_PAGES = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, server: subprocess.Popen, timeout: float = 120.0) -> None:
-    """Poll Streamlit's health endpoint until it answers ``ok``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"workbench app exited with {server.returncode}: {server.stdout.read()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"the app did not come up at {url} within {timeout:.0f}s")
-
-
-def settle(page, timeout: float = 180.0) -> None:  # noqa: ANN001 - a Playwright page
-    """Wait until the script run has finished and the page stopped changing: no "Running"
-    status widget and the same main text over one second."""
-    deadline = time.monotonic() + timeout
-    before = None
-    while time.monotonic() < deadline:
-        running = page.locator("[data-testid='stStatusWidget']").count() > 0
-        text = page.locator("[data-testid='stMain']").inner_text()
-        if not running and text == before:
-            page.wait_for_timeout(500)  # charts draw just after their data arrives
-            return
-        before = text
-        page.wait_for_timeout(1000)
-    raise AssertionError(f"the page did not settle within {timeout:.0f}s")
-
-
 @pytest.fixture(scope="module")
 def server_url(app_root: Path):  # noqa: F811 - the fixture imported above
     """``workbench app --root <fixture root>`` serving on a free localhost port."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "app", "--root", str(app_root), "--port", str(port), "--headless"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
-    )
-    url = f"http://localhost:{port}"
-    try:
-        wait_healthy(url, server)
+    with serve(app_root) as url:
         yield url
-    finally:
-        # `workbench app` execs Streamlit, so SIGTERM reaches the server itself.
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            pytest.fail("the app server did not stop on SIGTERM")
 
 
 def test_every_page_renders_in_chromium(server_url: str, app_root: Path) -> None:  # noqa: F811

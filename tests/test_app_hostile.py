@@ -271,9 +271,11 @@ def displayed(element) -> pd.DataFrame:  # noqa: ANN001 - an AppTest Dataframe
 
 # -- Headless Chromium -----------------------------------------------------------------------
 
-#: (url path, heading): every page by its own URL; "/" opens /runs.
-DEEP_LINKS = [("runs", "Runs"), ("leaderboard", "Leaderboard"), ("samples", "Samples"),
-              ("graph-inspector", "Graph inspector"), ("gw-lab", "GW lab"), ("", "Runs")]
+#: (url path, heading, what renders once the page is done): every page by its own URL;
+#: "/" opens /runs. (The graph inspector recomputes with the tiny-random models.)
+DEEP_LINKS = [("runs", "Runs", "stVegaLiteChart"), ("leaderboard", "Leaderboard", "stDataFrame"),
+              ("samples", "Samples", "stTextArea"), ("graph-inspector", "Graph inspector", "stMetric"),
+              ("gw-lab", "GW lab", "stCode"), ("", "Runs", "stVegaLiteChart")]
 
 
 def _choose(page, label: str, option: str) -> None:  # noqa: ANN001 - a Playwright page
@@ -336,9 +338,10 @@ def test_hostile_root_in_chromium(hostile: dict[str, Path], listener: Listener, 
         frames: list[bytes] = []
         page.on("websocket", lambda ws: ws.on("framereceived", lambda b: frames.append(b)
                                                    if isinstance(b, bytes) else None))
-        for path, title in DEEP_LINKS:
+        for path, title, ready in DEEP_LINKS:
             page.goto(f"{url}/{path}", wait_until="domcontentloaded")
             page.get_by_role("heading", name=title).first.wait_for(timeout=90_000)
+            page.locator(f"[data-testid='{ready}']").first.wait_for(timeout=180_000)
             settle(page)
             if not path:
                 assert page.url.rstrip("/").endswith("/runs"), page.url

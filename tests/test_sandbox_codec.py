@@ -121,3 +121,26 @@ def test_nesting_beyond_the_limit_is_refused():
         node = ["L", [node]]
     with pytest.raises(codec.CodecError, match="nested too deeply"):
         codec.decode(node)
+
+
+def test_text_digest_is_equality_for_text_only_values():
+    Triple = collections.namedtuple("Triple", "a b c")
+
+    class Text(str):
+        def __repr__(self):
+            return "rigged"
+
+    base = [("Red", "Green", "Blu–e"), ("a", None, "\ud800")] * 5000  # "–" holds byte 0x93
+    variants = [
+        base,
+        [Triple(*t) for t in base],  # tuple subclass
+        [tuple(Text(x) if x else x for x in t) for t in base],  # str subclass, rigged repr
+        [tuple("".join(list(x)) if x else x for x in t) for t in base],  # other objects
+    ]
+    assert codec.is_text_only(base) and not codec.is_text_only([1]) and not codec.is_text_only(variants[1])
+    assert len({codec.text_digest(v) for v in variants}) == 1
+    different = [base[:-1], tuple(base), base[:-1] + [("Red", "Green", "Blue")],
+                 base[:-1] + [["Red", "Green", "Blu–e"]], [1], ["1"], [None], ["None"], [(Ellipsis, "builtins.int")]]
+    digests = {codec.text_digest(v) for v in different} | {codec.text_digest(base)}
+    assert len(digests) == len(different) + 1
+    assert codec.text_digest([1]) != codec.text_digest([(Ellipsis, "builtins.int")])  # no collision

@@ -113,3 +113,20 @@ def test_documented_differences():
 def test_cases_cover_both_verdicts():
     statuses = {judge_status(*case[1:]) for case in CASES}
     assert statuses == {"pass", "fail"}
+
+
+def test_digest_verdicts_only_where_evalplus_compares_with_equality():
+    from evaluations.sandbox.codec import Digest, text_digest
+    from evaluations.sandbox.judge import digest_comparable
+
+    exp = [("Red", "Red"), ("Red", "Green")]
+    comparison = Comparison("mbpp", "combinations_colors", 0)
+    assert comparison.matches_digest(Digest(text_digest(list(exp))), Digest(text_digest(exp)))
+    assert not comparison.matches_digest(Digest(text_digest(exp[::-1])), Digest(text_digest(exp)))
+    assert not comparison.matches_digest("not a digest", Digest(text_digest(exp)))
+    # Same answer as EvalPlus for the equal and the unequal case.
+    for out in ("[('Red', 'Red'), ('Red', 'Green')]", "[('Red', 'Green'), ('Red', 'Red')]"):
+        args = ("mbpp", "combinations_colors", [[1]], [exp], [out], 0)
+        assert evalplus_status(*args) == judge_status(*args)
+    assert digest_comparable("mbpp", "combinations_colors")
+    assert not digest_comparable("mbpp", "similar_elements") and not digest_comparable("humaneval", "find_zero")

@@ -6,6 +6,7 @@ time limits, resource limits); output records leave through fd ``FD`` as JSON li
 
     {"ready": true}                          before any candidate code runs
     {"i": 0, "type": "builtins.list", "out": <encoded value>}    one per input, in order
+    {"i": 5, "type": "builtins.list", "digest": "<sha256>"}    for inputs the job marks
     {"i": 3, "error": "ZeroDivisionError", "timeout": false}     the call raised; stop
     {"exec_error": "SyntaxError"}            the code or its entry point failed; stop
     {"done": true}
@@ -85,7 +86,8 @@ def run_check(job: dict, channel: Channel) -> None:
     inputs = codec.decode(job["inputs"])
     limits = job["time_limits"]
     materialise = bool(job["materialise_iterables"])
-    encode, type_name, exit_now = codec.encode, codec.type_name, os._exit
+    digest_inputs = frozenset(job["digest_inputs"])
+    encode, digest, type_name, exit_now = codec.encode, codec.text_digest, codec.type_name, os._exit
     channel.send({"ready": True})
     with create_tempdir():
         reliability_guard(maximum_memory_bytes=query_maximum_memory_bytes())
@@ -107,10 +109,12 @@ def run_check(job: dict, channel: Channel) -> None:
                               "timeout": type(exc).__name__ == "TimeoutException"})
                 return
             try:
-                node, name = encode(out, materialise), type_name(type(out))
+                name = type_name(type(out))
+                value = {"digest": digest(out)} if i in digest_inputs else {"out": encode(out, materialise)}
             except BaseException:  # noqa: BLE001 - an output we cannot even name
-                node, name = ["O", "codec.Unencodable", None], "codec.Unencodable"
-            channel.send({"i": i, "type": name, "out": node})
+                name = "codec.Unencodable"
+                value = {"digest": "0" * 64} if i in digest_inputs else {"out": ["O", name, None]}
+            channel.send({"i": i, "type": name, **value})
         channel.send({"done": True})
         # Leave at once, as EvalPlus's child does (multiprocessing ends it with os._exit):
         # no atexit handler or finaliser of the candidate runs after the last record.

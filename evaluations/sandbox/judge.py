@@ -17,6 +17,9 @@ Two deliberate differences, both in the direction of the upstream fix or of cont
 * Comparisons see decoded data, never the candidate's objects: an output whose class
   rigs ``__eq__`` arrives as an :class:`~evaluations.sandbox.codec.Opaque` and equals
   nothing. ``type(out) == type(exp)`` uses the exact type name the sandbox reported.
+
+Huge text-only expected outputs (MBPP/255: 1 GB) are compared by digest
+(:meth:`Comparison.matches_digest`), which gives the same verdict: see there.
 """
 
 from __future__ import annotations
@@ -33,7 +36,14 @@ from evalplus.eval._special_oracle import (
     _surface_Area,
 )
 
-from evaluations.sandbox.codec import type_name
+from evaluations.sandbox.codec import Digest, type_name
+
+# Entry points whose verdict is not plain ``out == exp`` (EvalPlus's special oracles).
+_SPECIAL = {
+    "humaneval": frozenset({"find_zero"}),
+    "mbpp": frozenset({"are_equivalent", "sum_div", "surface_Area", "digit_distance_nums",
+                       *MBPP_OUTPUT_SET_EQ_TASKS, *MBPP_OUTPUT_NOT_NONE_TASKS}),
+}
 
 
 @dataclass
@@ -56,6 +66,18 @@ class Comparison:
             return self._matches(inp, out, out_type, exp)
         except Exception:  # noqa: BLE001 - EvalPlus scores any error here as a failure
             return False
+
+    def matches_digest(self, out: Digest, exp: Digest) -> bool:
+        """The verdict for an output sent as a :func:`~evaluations.sandbox.codec.text_digest`
+        (only for tasks where :func:`digest_comparable` holds and text-only ``exp``).
+
+        With no special oracle, EvalPlus passes an input when ``out == exp``, or else,
+        with a tolerance in force, when types and lengths agree and ``np.allclose``
+        holds — which it never does for strings (it raises). So the verdict is
+        ``out == exp``, which for a text-only ``exp`` is equality of digests; and a
+        text-only ``exp`` never raises the tolerance, so the running state is unchanged.
+        """
+        return isinstance(out, Digest) and isinstance(exp, Digest) and out == exp
 
     def _matches(self, inp: list[Any], out: Any, out_type: str, exp: Any) -> bool:
         exact_match = out == exp
@@ -95,3 +117,9 @@ def needs_iteration(dataset: str, entry_point: str) -> bool:
     """Whether the rules iterate the output (``set(out)``), so the sandbox must send the
     items of outputs the codec cannot carry as values (a generator, a map object)."""
     return dataset == "mbpp" and entry_point in MBPP_OUTPUT_SET_EQ_TASKS
+
+
+def digest_comparable(dataset: str, entry_point: str) -> bool:
+    """Whether EvalPlus's verdict for this task is plain ``out == exp`` (no special
+    oracle), so that text-only outputs may be compared by digest."""
+    return entry_point not in _SPECIAL.get(dataset, frozenset())

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluations.sandbox import bwrap, seccomp
-from evaluations.sandbox.codec import CodecError, decode, encode
+from evaluations.sandbox.codec import CodecError, Digest, decode, encode
 from evaluations.sandbox.errors import SandboxStartError
 from evaluations.sandbox.limits import SandboxLimits
 
@@ -39,18 +39,21 @@ DEADLINE = "deadline"  # the check ran past its budget and was killed
 EXITED = "exited"  # the sandbox ended before it said it was done
 BROKEN = "broken"  # malformed, out-of-order or oversized records
 
+# judge(i, value, type_name): value is decoded data, or a Digest for a digest input.
 Judge = Callable[[int, Any, str], bool]
 
 
 @dataclass
 class CheckJob:
-    """What one check runs: code, entry point, inputs and their time limits."""
+    """What one check runs: code, entry point, inputs and their time limits; for the
+    inputs in ``digest_inputs`` the sandbox sends a text digest instead of the output."""
 
     code: str
     entry_point: str
     inputs: list[Any]
     time_limits: list[float]
     materialise_iterables: bool = False
+    digest_inputs: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -157,6 +160,7 @@ def run_check(job: CheckJob, limits: SandboxLimits, judge: Judge) -> CheckRun:
         "inputs": encode(job.inputs),
         "time_limits": job.time_limits,
         "materialise_iterables": job.materialise_iterables,
+        "digest_inputs": sorted(job.digest_inputs),
         "memory_bytes": limits.memory_bytes,
         "limits": {
             "processes": limits.processes,
@@ -232,12 +236,20 @@ def _judge_records(records: _Records, job: CheckJob, limits: SandboxLimits,
         if "error" in record:
             return CheckRun(RAISED, accepted, str(record["error"])[:200])
         type_name = record.get("type")
-        if not isinstance(type_name, str) or "out" not in record:
-            return CheckRun(BROKEN, accepted, "output record without type or value")
-        try:
-            value = decode(record["out"])
-        except (CodecError, RecursionError) as exc:
-            return CheckRun(BROKEN, accepted, f"undecodable output: {exc}")
+        if not isinstance(type_name, str):
+            return CheckRun(BROKEN, accepted, "output record without type")
+        if accepted in job.digest_inputs:
+            digest = record.get("digest")
+            if not isinstance(digest, str) or len(digest) != 64:
+                return CheckRun(BROKEN, accepted, "digest record without a digest")
+            value: Any = Digest(digest)
+        elif "out" not in record:
+            return CheckRun(BROKEN, accepted, "output record without value")
+        else:
+            try:
+                value = decode(record["out"])
+            except (CodecError, RecursionError) as exc:
+                return CheckRun(BROKEN, accepted, f"undecodable output: {exc}")
         if not judge(accepted, value, type_name):
             return CheckRun(WRONG, accepted, f"input {accepted}")
         accepted += 1

@@ -96,3 +96,55 @@ def test_workbench_eval_leaves_no_process_and_little_output(tmp_path):
     samples = [json.loads(line) for line in next((tmp_path / "evals").rglob("samples.jsonl")).open()]
     assert [s["score"] for s in samples] == [0.0] * len(labels)
     assert marked_processes() == []
+
+
+PROBE = '''
+def probe(x):
+    import os  # (EvalPlus's guard has taken the resource module away: read /proc)
+    status = dict(line.split(":", 1) for line in io.open("/proc/self/status").read().splitlines())
+    limits = {line[:26].strip(): line[26:47].strip() for line in io.open("/proc/self/limits")}
+    mounts = sorted({line.split()[4] for line in io.open("/proc/self/mountinfo")})
+    interfaces = sorted(line.split(":")[0].strip() for line in io.open("/proc/net/dev").readlines()[2:])
+    return {"uid": os.getuid(), "pid": os.getpid(), "fds": sorted(os.listdir("/proc/self/fd")),
+            "caps": {k: status[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")},
+            "no_new_privs": status["NoNewPrivs"].strip(), "seccomp": status["Seccomp"].strip(),
+            "env": sorted(os.environ), "limits": limits, "mounts": mounts, "interfaces": interfaces,
+            "pids": sorted(p for p in os.listdir("/proc") if p.isdigit())}
+'''
+
+
+def test_sandboxed_process_gets_exactly_the_intended_environment():
+    """What the candidate sees, asserted field by field (each would differ without the
+    corresponding layer)."""
+    import io as _io  # noqa: F401 - the probe uses io.open (builtins.open is None there)
+
+    from evaluations.sandbox.limits import SandboxLimits
+    from evaluations.sandbox.runner import DONE, CheckJob, run_check
+
+    limits = SandboxLimits(memory_bytes=1024**3)
+    seen: list = []
+    run = run_check(CheckJob("import io\n" + PROBE, "probe", [[1]], [5.0]), limits,
+                    lambda i, value, type_name: seen.append(value) or True)
+    assert run.ended == DONE, run
+    facts = seen[0]
+    assert facts["uid"] != 0 if os.geteuid() == 0 else facts["uid"] == os.getuid()
+    assert facts["pid"] == 2 and facts["pids"] == ["1", "2"]  # bwrap's init and us
+    assert set(facts["caps"].values()) == {"0000000000000000"}
+    assert facts["no_new_privs"] == "1" and facts["seccomp"] == "2"  # 2: filter mode
+    assert len(facts["fds"]) == 5  # stdin, stdout, stderr, the records pipe, listdir's own
+    soft = facts["limits"]
+    assert (soft["Max processes"], soft["Max open files"], soft["Max file size"]) == (
+        "32", "256", str(64 * 1024**2))
+    assert (soft["Max core file size"], soft["Max realtime priority"], soft["Max nice priority"]) == ("0", "0", "0")
+    assert soft["Max address space"] == str(1024**3)  # EvalPlus's reliability_guard
+    assert soft["Max cpu time"] != "unlimited"
+    assert facts["interfaces"] == ["lo"]
+    allowed = {"/", "/usr", "/proc", "/dev", "/tmp", "/dev/shm", "/sandbox/harness.py",
+               "/sandbox/codec.py", *bwrap._python_roots()}
+    # bwrap also remounts parts of /proc read-only (/proc/sys, /proc/bus, …).
+    extra = {m for m in facts["mounts"] if not m.startswith("/proc/")} - allowed
+    assert extra <= {"/dev/pts", "/dev/mqueue", "/dev/null", "/dev/zero",
+                                              "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
+                                              "/dev/console"}, facts["mounts"]
+    assert not any(m.startswith(str(DATA_DIR)) or m.startswith(str(REPO)) or m == "/etc" for m in facts["mounts"])
+    assert set(facts["env"]) <= set(bwrap._ENV) | {"EVALPLUS_MAX_MEMORY_BYTES", "PWD"}  # PWD: bwrap --chdir

@@ -18,7 +18,8 @@ What is EvalPlus's and what is ours:
   outside. The sandbox only returns the solution's *outputs*; this process compares
   them with the expected outputs by EvalPlus's rules (:mod:`evaluations.sandbox.judge`).
   A solution counts for ``plus`` only if it passes base *and* plus, as in EvalPlus's
-  report; when base fails, plus is not run (status ``"skipped"``).
+  report; when base fails, plus is not run (status ``"skipped"``). Expected outputs too
+  large to ship back and made of text only (MBPP/255's 1 GB) are compared by digest.
 """
 
 from __future__ import annotations

@@ -28,8 +28,9 @@ class SandboxLimits:
     open_files: int = 256
     # Size of the private /tmp and /dev/shm each, and of any one file written there.
     tmpfs_bytes: int = 64 * 1024**2
-    # Bytes of output records one check may send (the largest expected outputs of
-    # HumanEval+/MBPP+ encode to a few MB per task; see bench/RESULTS.md).
+    # Bytes of output records one check may send: the largest correct answers encode to
+    # 147 MB (HumanEval/15 plus) and 124 MB (HumanEval/130 plus); MBPP/255's 1 GB is
+    # compared by digest instead (evalplus_engine.DIGEST_MIN_ITEMS).
     output_bytes: int = 256 * 1024**2
     # Bytes of the sandbox's stderr kept for error messages (the rest is discarded).
     stderr_bytes: int = 16 * 1024

@@ -19,6 +19,7 @@ from torch import Tensor
 from fusion.gw.bounds import (
     gw_bounds,
     gw_objective,
+    is_symmetric,
     monotone_coupling,
     sorted_degree_coupling,
     spectral_lower_bound,
@@ -117,7 +118,7 @@ def _spectral_couplings(C: np.ndarray, D: np.ndarray, p: np.ndarray, q: np.ndarr
     the leading eigenvector of ``P^½CP^½`` and ``Q^½DQ^½`` (both sign choices for D),
     for symmetric graphs; nodes with similar roles in the dominant co-activation pattern
     start matched."""
-    if not (np.allclose(C, C.T) and np.allclose(D, D.T)):
+    if not (is_symmetric(C) and is_symmetric(D)):
         return {}
 
     def leading(A: np.ndarray, w: np.ndarray) -> np.ndarray:

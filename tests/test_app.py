@@ -8,24 +8,20 @@ test-artifacts/. (One module, so the session fixture is built once.)"""
 
 from __future__ import annotations
 
+import html
 import json
 import math
-import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from app_fixtures import APP, REPO, app_root, run_cli  # noqa: F401 - app_root is a fixture
+from app_fixtures import (APP, ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, app_root,  # noqa: F401 - a fixture
+                          run_cli, serve, settle)
 from streamlit.testing.v1 import AppTest
 
-from workbench.app import discover
+from workbench.app import discover, fmt
 
 pytestmark = pytest.mark.slow
 PAGES = ("runs", "leaderboard", "samples", "graph_inspector", "gw_lab")
@@ -85,6 +81,16 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def plain(markdown: str) -> str:
+    """What the browser shows for text escaped by ``fmt.md`` (character references decoded)."""
+    return html.unescape(markdown).replace(fmt.WORD_JOINER, "")
+
+
+def errors(at: AppTest) -> list[str]:
+    """The error messages of the page as the browser shows them."""
+    return [plain(e.value) for e in at.error]
+
+
 # -- Runs -------------------------------------------------------------------------------------
 
 def test_runs_page_shows_losses_checkpoints_and_config(app_root: Path) -> None:
@@ -104,7 +110,9 @@ def test_runs_page_shows_losses_checkpoints_and_config(app_root: Path) -> None:
     logged = frame(at, "runs-metrics")
     assert list(logged["step"]) == [r["step"] for r in read_jsonl(app_root / "tiny" / "metrics.jsonl")]
     tokens_per_s = [r["tokens"] / r["step_time_s"] for r in read_jsonl(app_root / "tiny" / "metrics.jsonl")]
-    assert at.metric[0].value == f"{statistics.median(tokens_per_s):.1f}"  # logging_steps = 1: a step per line
+    # logging_steps = 1: a step per line; shown with three significant digits
+    assert at.metric[0].value == fmt.number(statistics.median(tokens_per_s))
+    assert float(at.metric[0].value) == pytest.approx(statistics.median(tokens_per_s), rel=5e-3)
 
 
 # -- Leaderboard ------------------------------------------------------------------------------
@@ -171,7 +179,8 @@ def test_samples_page_filters_correct_incorrect_and_disagreement(app_root: Path)
     rows = read_jsonl(app_root / "evals/predictions-mixed/arc/samples.jsonl")
     shown = frame(at, "sm-table")
     assert list(shown["doc_id"]) == [r["doc_id"] for r in rows]
-    assert list(shown["extracted"]) == [r["extracted"] or "" for r in rows]
+    # A missing extraction stays missing (shown as "—"), never "NaN" or "None".
+    assert list(shown["extracted"]) == ["—" if r["extracted"] is None else str(r["extracted"]) for r in rows]
     rerun_with(at, **{"sm-outcome": "incorrect"})
     assert set(frame(at, "sm-table")["doc_id"]) == {r["doc_id"] for r in rows if r["score"] < 0.5}
     rerun_with(at, **{"sm-outcome": "all", "sm-other": "evals/predictions-gold", "sm-disagree": True})
@@ -274,7 +283,7 @@ def test_malformed_files_show_one_error_each_and_the_rest_works(app_root: Path, 
     broken.write_text(broken.read_text()[:40])
 
     at = open_page(root, "leaderboard")
-    assert [e.value for e in at.error if str(broken) in e.value], "no error naming the broken results.json"
+    assert [e for e in errors(at) if str(broken) in e], "no error naming the broken results.json"
     table = frame(at, "lb-table").set_index("model")
     assert table.loc["evals/predictions-mixed", "arc"] == pytest.approx(50.0)
     assert math.isnan(table.loc["evals/predictions-mixed", "gsm8k"])
@@ -283,11 +292,11 @@ def test_malformed_files_show_one_error_each_and_the_rest_works(app_root: Path, 
     at = open_page(root, "runs")
     assert frame(at, "runs-overview").set_index("run").loc["broken-run", "problem"].endswith(
         "metrics.jsonl:2: invalid JSON (Expecting property name enclosed in double quotes)")
-    assert [e.value for e in at.error if "metrics.jsonl:2" in e.value]
+    assert [e for e in errors(at) if "metrics.jsonl:2" in e]
 
     (root / "bounds" / "pairs.csv").write_text("family,n\nx,1\n")
     at = open_page(root, "gw_lab")
-    assert [e.value for e in at.error if "pairs.csv: missing column(s)" in e.value]
+    assert [e for e in errors(at) if "pairs.csv: missing column(s)" in e]
 
 
 @pytest.mark.parametrize("page, command", [("runs", "workbench fuse"), ("leaderboard", "workbench eval"),
@@ -343,13 +352,10 @@ def test_large_tables_paginate() -> None:
 
 # -- End to end in Chromium ------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = REPO / "test-artifacts"
 #: (url path, page title, a selector that only renders once the page has its data)
 BROWSER_PAGES = [
-    ("", "Runs", "[data-testid='stDataFrame']"),  # the default page lives at /
+    ("runs", "Runs", "[data-testid='stDataFrame']"),
+    ("", "Runs", "[data-testid='stDataFrame']"),  # / opens /runs
     ("leaderboard", "Leaderboard", "[data-testid='stDataFrame']"),
     ("samples", "Samples", "[data-testid='stDataFrame']"),
     ("graph-inspector", "Graph inspector", "[data-testid='stMetric']"),
@@ -357,64 +363,11 @@ BROWSER_PAGES = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, server: subprocess.Popen, timeout: float = 120.0) -> None:
-    """Poll Streamlit's health endpoint until it answers ``ok``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"workbench app exited with {server.returncode}: {server.stdout.read()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"the app did not come up at {url} within {timeout:.0f}s")
-
-
-def settle(page, timeout: float = 180.0) -> None:  # noqa: ANN001 - a Playwright page
-    """Wait until the script run has finished and the page stopped changing: no "Running"
-    status widget and the same main text over one second."""
-    deadline = time.monotonic() + timeout
-    before = None
-    while time.monotonic() < deadline:
-        running = page.locator("[data-testid='stStatusWidget']").count() > 0
-        text = page.locator("[data-testid='stMain']").inner_text()
-        if not running and text == before:
-            page.wait_for_timeout(500)  # charts draw just after their data arrives
-            return
-        before = text
-        page.wait_for_timeout(1000)
-    raise AssertionError(f"the page did not settle within {timeout:.0f}s")
-
-
 @pytest.fixture(scope="module")
 def server_url(app_root: Path):  # noqa: F811 - the fixture imported above
     """``workbench app --root <fixture root>`` serving on a free localhost port."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "app", "--root", str(app_root), "--port", str(port), "--headless"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
-    )
-    url = f"http://localhost:{port}"
-    try:
-        wait_healthy(url, server)
+    with serve(app_root) as url:
         yield url
-    finally:
-        # `workbench app` execs Streamlit, so SIGTERM reaches the server itself.
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            pytest.fail("the app server did not stop on SIGTERM")
 
 
 def test_every_page_renders_in_chromium(server_url: str, app_root: Path) -> None:  # noqa: F811
@@ -433,7 +386,9 @@ def test_every_page_renders_in_chromium(server_url: str, app_root: Path) -> None
                 page.locator(ready).first.wait_for(timeout=180_000)
                 settle(page)
                 assert page.get_by_text("Page not found").count() == 0, f"/{path} is not a page"
-                shot = ARTIFACTS / f"app-{path or 'runs'}.png"
+                if not path:
+                    assert page.url.rstrip("/").endswith("/runs"), page.url
+                shot = ARTIFACTS / f"app-{path or 'root'}.png"
                 page.screenshot(path=str(shot), full_page=True)
                 assert page.locator("[data-testid='stException']").count() == 0, f"exception on {path}"
                 assert shot.stat().st_size > 10_000

@@ -2,24 +2,24 @@
 
 File loaders are keyed by (path, modification time, size), so a file rewritten by a
 running command is read again while an unchanged one comes from the cache. The root
-scan is cached for a few seconds only, so new runs appear on the next interaction.
+scan is cached for a few seconds only, so new runs appear on the next interaction. The
+stamp is taken with ``lstat`` (a link's target is never looked at); the readers refuse
+links anyway (:mod:`workbench.app.safe`).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from workbench.app import discover, readers
+from workbench.app import discover, readers, safe
 
 
 def _stamp(path: str | Path) -> tuple[int, int]:
-    info = os.stat(path)
-    return info.st_mtime_ns, info.st_size
+    return safe.lstat_stamp(path)
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -36,6 +36,17 @@ def _metrics(path: str, stamp: tuple[int, int]) -> pd.DataFrame:
 def metrics(path: Path) -> pd.DataFrame:
     """A run's ``metrics.jsonl`` (see :func:`readers.read_metrics`)."""
     return _metrics(str(path), _stamp(path))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _chart(path: str, stamp: tuple[int, int], columns: tuple[str, ...], x: str) -> pd.DataFrame:
+    return readers.chart_frame(_metrics(path, stamp), list(columns), x=x)
+
+
+def metrics_chart(path: Path, columns: list[str], x: str = "step") -> pd.DataFrame:
+    """Long (x, term, value) rows of ``columns`` of a metrics file, downsampled for a
+    chart (see :func:`readers.chart_frame`)."""
+    return _chart(str(path), _stamp(path), tuple(columns), x)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

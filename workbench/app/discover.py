@@ -14,6 +14,11 @@ page shows is found by the files the producing commands write:
   (``*.parquet`` / ``*.csv``) with ``gw_exact`` and ``wd`` columns, found as a folder named
   ``diagnostics`` or holding ``diagnostics.json``;
 * the SQLite index ``workbench.db``.
+
+Symbolic links are never followed (see :mod:`workbench.app.safe`): only regular files
+and real folders count, a linked folder is not descended into and a linked file is not
+found (both are listed in :attr:`Inventory.links`, so a page can say so). The root itself
+is resolved once (it may be a link); everything found is under that resolved path.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class EvalResult:
     benchmark: str
     results: Path
     samples: Path
+    has_samples: bool = True  # samples.jsonl is a regular file beside results.json
 
     @property
     def model_dir(self) -> Path:
@@ -54,11 +60,14 @@ class Inventory:
     bounds_reports: list[Path] = field(default_factory=list)
     diagnostics: list[Path] = field(default_factory=list)
     databases: list[Path] = field(default_factory=list)
+    #: Symbolic links met under the root (not followed).
+    links: list[Path] = field(default_factory=list)
 
     def label(self, path: Path) -> str:
-        """``path`` relative to the root (``.`` for the root itself)."""
+        """``path`` relative to the root (``.`` for the root itself); lexical, so a link is
+        never resolved here."""
         try:
-            rel = path.resolve().relative_to(self.root.resolve())
+            rel = Path(os.path.abspath(path)).relative_to(self.root)
         except ValueError:
             return str(path)
         return str(rel) or "."
@@ -75,36 +84,57 @@ def is_diagnostics_dir(path: Path, files: set[str]) -> bool:
     return has_table and (path.name == "diagnostics" or "diagnostics.json" in files)
 
 
+def _listing(folder: Path) -> tuple[set[str], set[str], list[str]]:
+    """(regular files, real folders, symbolic links) directly in ``folder``; other kinds
+    (FIFOs, sockets, devices) are ignored."""
+    files, dirs, links = set(), set(), []
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if entry.is_symlink():
+                    links.append(entry.name)
+                elif entry.is_dir(follow_symlinks=False):
+                    dirs.add(entry.name)
+                elif entry.is_file(follow_symlinks=False):
+                    files.add(entry.name)
+    except OSError:
+        pass  # unreadable folder: nothing to show from it
+    return files, dirs, sorted(links)
+
+
 def scan(root: str | Path) -> Inventory:
-    """Walk ``root`` (at most ``MAX_DEPTH`` levels) and list what each page can show.
+    """Walk ``root`` (at most ``MAX_DEPTH`` levels, no symbolic link followed) and list
+    what each page can show.
 
     Raises FileNotFoundError when ``root`` is not a folder."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"runs root {root} is not a folder")
+    root = root.resolve()
     inv = Inventory(root=root)
-    base_depth = len(root.resolve().parts)
-    for current, dirnames, filenames in os.walk(root.resolve(), followlinks=False):
-        here = Path(current)
-        depth = len(here.parts) - base_depth
-        files, dirs = set(filenames), set(dirnames)
-        # Prune in place so os.walk skips them; sorted for a stable order on every OS.
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-        if depth >= MAX_DEPTH:
-            dirnames[:] = []
+    stack = [(root, 0)]
+    while stack:
+        here, depth = stack.pop()
+        files, dirs, links = _listing(here)
+        inv.links.extend(here / name for name in links)
         if is_run_dir(here, files, dirs):
             inv.runs.append(here)
         if "results.json" in files and depth >= 2:
             model_dir = here.parent
             inv.evals.append(EvalResult(model=inv.label(model_dir), benchmark=here.name,
-                                        results=here / "results.json", samples=here / "samples.jsonl"))
+                                        results=here / "results.json", samples=here / "samples.jsonl",
+                                        has_samples="samples.jsonl" in files))
         if "pairs.csv" in files and "summary.json" in files:
             inv.bounds_reports.append(here)
         if is_diagnostics_dir(here, files):
             inv.diagnostics.append(here)
         if "workbench.db" in files:
             inv.databases.append(here / "workbench.db")
-    for items in (inv.runs, inv.bounds_reports, inv.diagnostics, inv.databases):
+        if depth < MAX_DEPTH:
+            # Reversed so the stack pops them in sorted order (stable on every OS).
+            stack.extend((here / d, depth + 1) for d in sorted(dirs, reverse=True)
+                         if d not in SKIP_DIRS and not d.startswith("."))
+    for items in (inv.runs, inv.bounds_reports, inv.diagnostics, inv.databases, inv.links):
         items.sort()
     inv.evals.sort(key=lambda e: (e.model, e.benchmark))
     return inv

@@ -49,7 +49,7 @@ def headline_rows(evals: Iterable[EvalResult], load: Callable[[Any], dict[str, A
                           f"'results' / 'n-samples': {type(exc).__name__}: {exc})")
             continue
         rows.append({"model": ev.model, "benchmark": bench, "metric": metric, "value": _finite(value),
-                     "stderr": _finite(stderr), "n": n, "results": str(ev.results), "samples": str(ev.samples),
+                     "stderr": _finite(stderr), "n": n, "results": str(ev.results), "samples": str(ev.samples) if ev.has_samples else None,
                      "model_dir": str(ev.model_dir)})
     columns = ["model", "benchmark", "metric", "value", "stderr", "n", "results", "samples", "model_dir"]
     return pd.DataFrame(rows, columns=columns), errors
@@ -78,14 +78,22 @@ def leaderboard(rows: pd.DataFrame, benchmarks: list[str], with_stderr: bool = T
     return table.reset_index()
 
 
-def compare_models(dir_a: str, dir_b: str, n_boot: int = 2000,
+def compare_models(samples_a: dict[str, str], samples_b: dict[str, str], n_boot: int = 2000,
                    seed: int = 0) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Paired comparison of two model folders (``evaluations.compare.compare_dirs``)."""
-    from pathlib import Path
+    """Paired comparison of two models given ``benchmark -> samples.jsonl`` for each (the
+    files discovery found: plain files inside the root). The statistics are
+    :func:`evaluations.compare.compare_scores` — what ``workbench compare`` reports — on
+    scores read by :func:`workbench.app.readers.read_scores` (the same checks as
+    ``evaluations.compare.load_scores``, through the app's no-symlink reader)."""
+    from evaluations.compare import compare_scores
+    from workbench.app.readers import read_scores
 
-    from evaluations.compare import compare_dirs
-
-    results, missing = compare_dirs(Path(dir_a), Path(dir_b), n_boot=n_boot, seed=seed)
+    names = sorted(set(samples_a) & set(samples_b))
+    if not names:
+        raise ValueError("no benchmark has samples.jsonl for both models")
+    results = [compare_scores(name, read_scores(samples_a[name]), read_scores(samples_b[name]), n_boot=n_boot,
+                              seed=seed) for name in names]
+    missing = {"only_a": sorted(set(samples_a) - set(samples_b)), "only_b": sorted(set(samples_b) - set(samples_a))}
     return pd.DataFrame([r.as_dict() for r in results]), missing
 
 

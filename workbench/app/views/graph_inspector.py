@@ -9,6 +9,7 @@ inspection with ``st.cache_data``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from workbench.app import data
+from workbench.app import data, fmt, safe
 from workbench.app.inspect_graphs import (GraphView, Inspection, example_from_dict, inspect_pair,
                                           inspection_from_export, sorted_degree_curve)
 from workbench.app.readers import checkpoint_table
 from workbench.app.root import current_root
-from workbench.app.widgets import load_or_error
+from workbench.app.widgets import chart, error, load_or_error, table
 
 #: Model specs always offered (tiny-random ones load in a second; built-ins are the real
 #: SmolLM2-135M-Instruct / Gemma-3-270M of the paper's setting).
@@ -72,40 +73,66 @@ def data_file_examples(path: str, stamp: float) -> list[dict[str, Any]]:
     return [{"id": e.id, "prompt": e.prompt, "response": e.response} for e in load_examples(path)]
 
 
+def _spec_allowed(spec: str, root: Path) -> bool:
+    """Whether a model named in a run's config may be offered: a built-in name, a
+    tiny-random spec or a hub id (the offline cache), or a local folder *inside* the root
+    reached through no symbolic link. A config cannot make the app load a model from
+    anywhere else on the machine."""
+    local = Path(spec).expanduser()
+    try:
+        exists = os.path.lexists(local)
+    except (OSError, ValueError):
+        return False
+    if not exists:
+        return True  # not a local path: a name resolved by fusion.models
+    return safe.inside(root, local) and safe.is_plain_dir(local)
+
+
+def _data_file(data_path: object, root: Path, run: Path) -> Path | None:
+    """The training data file a run's config names, when it is a plain file inside the
+    root (relative paths tried against the run, its parent and the root); else None."""
+    if not isinstance(data_path, str) or not data_path:
+        return None
+    given = Path(data_path)
+    for candidate in ([given] if given.is_absolute() else [run / given, run.parent / given, root / given]):
+        if safe.inside(root, candidate) and safe.is_plain_file(candidate):
+            return Path(os.path.abspath(candidate))
+    return None
+
+
 def run_choices(root: Path) -> tuple[dict[str, tuple[str, str | None]], list[Path], dict[str, str | None]]:
     """Models and data files the runs under ``root`` name: their pivot, sources and
-    checkpoints (label -> (spec, chat template)); the training data files found; and the
+    checkpoints (label -> (spec, chat template)); the training data files found (only
+    plain files inside the root: a config pointing elsewhere is not followed); and the
     first run's pivot/source labels as defaults."""
     inv = data.inventory(str(root))
     models: dict[str, tuple[str, str | None]] = {}
     files: list[Path] = []
     defaults: dict[str, str | None] = {"pivot": None, "source": None}
     for run in inv.runs:
-        if not (run / "config.yaml").is_file():
+        if not safe.present(run / "config.yaml"):
             continue
         try:
             _, cfg = data.config(run / "config.yaml")
         except (ValueError, OSError):
             continue  # the Runs page shows the error for this file
-        pivot = cfg.get("pivot") or {}
-        if pivot.get("model"):
-            models.setdefault(str(pivot["model"]), (str(pivot["model"]), pivot.get("chat_template")))
+        pivot = cfg.get("pivot") if isinstance(cfg.get("pivot"), dict) else {}
+        template = pivot.get("chat_template") if isinstance(pivot.get("chat_template"), str) else None
+        if pivot.get("model") and _spec_allowed(str(pivot["model"]), inv.root):
+            models.setdefault(str(pivot["model"]), (str(pivot["model"]), template))
             defaults["pivot"] = defaults["pivot"] or str(pivot["model"])
-        for source in cfg.get("sources") or []:
-            if isinstance(source, dict) and source.get("model"):
-                models.setdefault(str(source["model"]), (str(source["model"]), source.get("chat_template")))
+        sources = cfg.get("sources") if isinstance(cfg.get("sources"), list) else []
+        for source in sources:
+            if isinstance(source, dict) and source.get("model") and _spec_allowed(str(source["model"]), inv.root):
+                chat = source.get("chat_template") if isinstance(source.get("chat_template"), str) else None
+                models.setdefault(str(source["model"]), (str(source["model"]), chat))
                 defaults["source"] = defaults["source"] or str(source["model"])
         for row in checkpoint_table(run).itertuples():
             if row.complete:
-                models[f"{inv.label(run)}/{row.checkpoint}"] = (row.path, pivot.get("chat_template"))
-        data_path = (cfg.get("data") or {}).get("path")
-        if data_path:
-            # Relative data paths are relative to where `workbench fuse` ran: try the usual places.
-            for base in (Path.cwd(), root, run, run.parent):
-                candidate = (base / data_path) if not Path(data_path).is_absolute() else Path(data_path)
-                if candidate.is_file() and candidate.resolve() not in [f.resolve() for f in files]:
-                    files.append(candidate)
-                    break
+                models[f"{inv.label(run)}/{row.checkpoint}"] = (row.path, template)
+        found = _data_file((cfg.get("data") if isinstance(cfg.get("data"), dict) else {}).get("path"), inv.root, run)
+        if found is not None and found not in files:
+            files.append(found)
     return models, files, defaults
 
 
@@ -133,7 +160,10 @@ def pick_example(files: list[Path]) -> dict[str, Any] | None:
         examples = demo_examples()
     else:
         path = files[sources.index(where) - 1]
-        examples = load_or_error(data_file_examples, str(path), path.stat().st_mtime)
+        if not safe.is_plain_file(path):  # replaced by a link since the scan: not followed
+            error(f"{path}: not a plain file inside the root; not read")
+            return None
+        examples = load_or_error(data_file_examples, str(path), path.lstat().st_mtime)
         if not examples:
             return None
     ids = [e["id"] for e in examples]
@@ -151,7 +181,7 @@ def export_choices(root: Path) -> dict[str, tuple[Path, Path]]:
     inv = data.inventory(str(root))
     found = {}
     for folder in inv.diagnostics:
-        for path in sorted((folder / "graphs").glob("*.json")):
+        for path in safe.plain_files(folder / "graphs", ".json"):
             found[f"{inv.label(folder)} · {path.stem}"] = (path, folder)
     return found
 
@@ -166,16 +196,16 @@ def exported(root: Path) -> Inspection | None:
     if payload is None:
         return None
     row: dict[str, Any] = {}
-    table = folder / "examples.parquet"
-    if table.is_file():
-        df = load_or_error(data.table, table)
+    examples = folder / "examples.parquet"
+    if safe.present(examples):
+        df = load_or_error(data.table, examples)
         if df is not None and {"checkpoint", "source", "example_id"} <= set(df.columns):
             match = df[(df["checkpoint"].astype(str) == str(payload.get("checkpoint")))
                        & (df["source"].astype(str) == str(payload.get("source")))
                        & (df["example_id"].astype(str) == str(payload.get("example_id")))]
             if len(match):
                 row = json.loads(match.iloc[0].to_json())
-    return load_or_error(_export, str(path), path.stat().st_mtime, json.dumps(row))
+    return load_or_error(_export, str(path), path.lstat().st_mtime, json.dumps(row))
 
 
 def recomputed(root: Path) -> Inspection | None:
@@ -205,7 +235,7 @@ def recomputed(root: Path) -> Inspection | None:
     try:
         return inspection(pivot, source, example_json, k, value, nodes, normalize, weights, max_tokens, restarts)
     except (ValueError, OSError, KeyError) as exc:
-        st.error(f"Could not inspect this example: {exc}")
+        error(f"Could not inspect this example: {exc}")
         return None
 
 
@@ -221,7 +251,7 @@ def render() -> None:
     with left:
         mode = st.radio("Graphs", modes, key="gi-mode")
         if not has_exports:
-            st.caption(f"No graph export under `{root}`; `workbench diagnose --checkpoints RUN --out "
+            st.caption(f"No graph export under {fmt.md(root)}; `workbench diagnose --checkpoints RUN --out "
                        "RUN/diagnostics` writes one (real logits, every checkpoint).")
         result = exported(root) if mode.startswith("exported") else recomputed(root)
         top = st.slider("Top nodes shown", 5, 60, 20, key="gi-top")
@@ -233,22 +263,24 @@ def render() -> None:
     with tabs[0]:
         c1, c2 = st.columns(2)
         with c1:
-            st.subheader(f"Pivot · {result.pivot.name}")
-            st.altair_chart(heatmap(result.pivot, top), width="stretch")
+            st.subheader(f"Pivot · {fmt.md(result.pivot.name)}")
+            chart(heatmap(result.pivot, top), width="stretch")
         with c2:
-            st.subheader(f"Source · {result.source.name}")
-            st.altair_chart(heatmap(result.source, top), width="stretch")
+            st.subheader(f"Source · {fmt.md(result.source.name)}")
+            chart(heatmap(result.source, top), width="stretch")
     with tabs[1]:
-        st.altair_chart(degree_curves(result), width="stretch")
+        chart(degree_curves(result), width="stretch")
         st.caption("ĝ_p is the W_p^p distance between these two quantile functions (DESIGN §2.4); "
                    "for an export only the top nodes are known, so the curves stop there.")
     with tabs[2]:
-        st.altair_chart(coupling_chart(result, top), width="stretch")
+        chart(coupling_chart(result, top), width="stretch")
         st.caption("Exact GW coupling T restricted to the top nodes of each graph (rows: pivot, columns: source).")
     with tabs[3]:
         c1, c2 = st.columns(2)
-        c1.dataframe(node_table(result.pivot, top), hide_index=True, key="gi-nodes-pivot")
-        c2.dataframe(node_table(result.source, top), hide_index=True, key="gi-nodes-source")
+        with c1:
+            table(node_table(result.pivot, top), hide_index=True, key="gi-nodes-pivot")
+        with c2:
+            table(node_table(result.source, top), hide_index=True, key="gi-nodes-source")
 
 
 def show_values(result: Inspection) -> None:
@@ -259,10 +291,19 @@ def show_values(result: Inspection) -> None:
                                         ("upper bound ĝ₂ + 2(V_C+V_D)", "upper bound"),
                                         ("WD (offset alignment)", "WD")]):
         if isinstance(v.get(key), (int, float)):
-            col.metric(label, f"{v[key]:.4g}")
-    table = pd.DataFrame({"quantity": list(v), "value": [f"{x:.6g}" if isinstance(x, (int, float)) else str(x)
+            col.metric(label, fmt.number(v[key]))
+    # Numbers and words share the column, so it holds text: full precision (what AppTest
+    # and the CSV download carry), shown in fmt.number notation.
+    values = pd.DataFrame({"quantity": list(v), "value": [repr(x) if isinstance(x, float) else str(x)
                                                           for x in v.values()]})
-    st.dataframe(table, hide_index=True, key="gi-values")
+    table(values, {"value": _readable}, hide_index=True, key="gi-values")
+
+
+def _readable(text: str) -> str:
+    try:
+        return fmt.number(float(text))
+    except ValueError:
+        return text
 
 
 def _restricted(view: GraphView, top: int) -> pd.DataFrame:

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from workbench.app import data
+from workbench.app import data, fmt, safe
 from workbench.app.root import current_root
-from workbench.app.widgets import empty_state, load_or_error, paginate
+from workbench.app.widgets import chart, empty_state, error, load_or_error, paginate, table
 from workbench.bounds import approximation_columns, summarize
 
 CONVENTION = ("GW = Σ (C_ik − D_jl)² T_ij T_kl — POT's square-loss objective (no ½, no square root); "
@@ -39,7 +39,7 @@ def diagnostics_tables(folder: Path) -> list[Path]:
     """The per-example table of a ``workbench diagnose`` folder (``examples``; Parquet
     preferred over its CSV twin). Other tables there (summary, export) are not per pair."""
     for name in ("examples.parquet", "examples.csv"):
-        if (folder / name).is_file():
+        if safe.present(folder / name):
             return [folder / name]
     return []
 
@@ -98,7 +98,7 @@ def render() -> None:
         return
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
-        st.error(f"{path}: missing column(s) {', '.join(missing)}")
+        error(f"{path}: missing column(s) {', '.join(missing)}")
         return
     df = with_groups(df)
     groups = list(dict.fromkeys(df["group"]))
@@ -110,11 +110,11 @@ def render() -> None:
         st.warning("No rows in the chosen groups.")
         return
     summary = summarize(df)
-    st.caption(f"{len(df)} pairs in {len(chosen)} group(s) from `{path}`")
+    st.caption(f"{len(df)} pairs in {len(chosen)} group(s) from {fmt.md(path)}")
 
     trajectory_path = path.parent / "trajectory.parquet" if kind == "diagnostics" else None
     names = ["Distributions", "Approximation vs exact", "Bound validation", "Runtime vs n", "Pairs"]
-    if trajectory_path is not None and trajectory_path.is_file():
+    if trajectory_path is not None and safe.present(trajectory_path):
         names.append("Trajectory over checkpoints")
     tabs = st.tabs(names)
     with tabs[0]:
@@ -140,20 +140,20 @@ def distributions(df: pd.DataFrame) -> None:
     long = df[["group", *present]].melt(id_vars=["group"], var_name="quantity", value_name="value")
     medians = long.groupby(["group", "quantity"], sort=False)["value"].median().unstack("quantity")
     st.subheader("Median per group")
-    st.dataframe(medians[present], key="gwlab-medians")
+    table(medians[present], key="gwlab-medians")
     log = st.checkbox("Log scale", value=True, key="gwlab-log", help="zeros are left out on a log scale")
     if log:
         long = long[long["value"] > 0]
     # One panel per quantity with its own scale: WD, GW and the approximations differ by
     # orders of magnitude, so a shared axis would flatten all but the largest.
-    chart = alt.Chart(long).mark_boxplot(extent="min-max").encode(
+    spec = alt.Chart(long).mark_boxplot(extent="min-max").encode(
         x=alt.X("group:N", sort=list(dict.fromkeys(df["group"])), title=None),
         y=alt.Y("value:Q", scale=alt.Scale(type="log") if log else alt.Scale(zero=False), title=None),
         color=alt.Color("group:N", legend=None),
     ).properties(width=200, height=220).facet(
         facet=alt.Facet("quantity:N", sort=present, title=None), columns=3,
     ).resolve_scale(y="independent")
-    st.altair_chart(chart)
+    chart(spec)
 
 
 def approximation_scatter(df: pd.DataFrame, summary: pd.DataFrame) -> None:
@@ -173,13 +173,13 @@ def approximation_scatter(df: pd.DataFrame, summary: pd.DataFrame) -> None:
     )
     diagonal = alt.Chart(pd.DataFrame({"x": [low if log else 0.0, top], "y": [low if log else 0.0, top]})).mark_line(
         strokeDash=[4, 4], color="gray").encode(x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale))
-    st.altair_chart((points + diagonal).interactive(), width="stretch")
+    chart((points + diagonal).interactive(), width="stretch")
     cols = ["family", f"pearson_{variant}", f"spearman_{variant}", f"median_rel_err_{variant}"]
-    table = summary[cols].rename(columns={"family": "group", f"pearson_{variant}": "pearson",
-                                          f"spearman_{variant}": "spearman",
-                                          f"median_rel_err_{variant}": "median |approx−GW|/GW"})
-    st.subheader(f"Correlation of {variant} with exact GW")
-    st.dataframe(table, hide_index=True, key="gwlab-correlations")
+    correlations = summary[cols].rename(columns={"family": "group", f"pearson_{variant}": "pearson",
+                                                 f"spearman_{variant}": "spearman",
+                                                 f"median_rel_err_{variant}": "median |approx−GW|/GW"})
+    st.subheader(f"Correlation of {fmt.md(variant)} with exact GW")
+    table(correlations, hide_index=True, key="gwlab-correlations")
 
 
 def bound_validation(df: pd.DataFrame, summary: pd.DataFrame) -> None:
@@ -191,11 +191,11 @@ def bound_validation(df: pd.DataFrame, summary: pd.DataFrame) -> None:
         {"check": name, "held": int(df[col].sum()), "violated": int((~df[col]).sum())}
         for name, col in checks.items() if col in df.columns
     ])
-    st.dataframe(counts, hide_index=True, key="gwlab-held")
+    table(counts, hide_index=True, key="gwlab-held")
     st.caption("ĝ₂ ≤ GW ≤ ĝ₂ + 2(V_C+V_D) is provable: a violation means a solver or data problem. "
                "Proposition 1 holds only for row-stochastic graphs with uniform weights.")
-    st.dataframe(summary[[c for c in BOUND_COLUMNS if c in summary.columns]].rename(columns={"family": "group"}),
-                 hide_index=True, key="gwlab-violations")
+    table(summary[[c for c in BOUND_COLUMNS if c in summary.columns]].rename(columns={"family": "group"}),
+          hide_index=True, key="gwlab-violations")
     err = df.assign(bound_width=df["upper"] - df["lower"], error=df["gw_exact"] - df["lower"])
     top = float(err["bound_width"].max()) or 1.0
     points = alt.Chart(err).mark_circle(size=40).encode(
@@ -205,7 +205,7 @@ def bound_validation(df: pd.DataFrame, summary: pd.DataFrame) -> None:
     )
     line = alt.Chart(pd.DataFrame({"x": [0.0, top], "y": [0.0, top]})).mark_line(
         strokeDash=[4, 4], color="gray").encode(x="x:Q", y="y:Q")
-    st.altair_chart((points + line).interactive(), width="stretch")
+    chart((points + line).interactive(), width="stretch")
 
 
 def runtime(df: pd.DataFrame) -> None:
@@ -219,13 +219,13 @@ def runtime(df: pd.DataFrame) -> None:
     long = pd.concat([pd.DataFrame({"size": size, "seconds": df[col], "method": name, "group": df["group"]})
                       for name, col in present.items()])
     long = long[long["seconds"] > 0]
-    chart = alt.Chart(long).mark_point().encode(
+    spec = alt.Chart(long).mark_point().encode(
         x=alt.X("size:Q", scale=alt.Scale(type="log"), title="√(n·m)"),
         y=alt.Y("seconds:Q", scale=alt.Scale(type="log")),
         color="method:N", shape="group:N", tooltip=["group", "method", "size", "seconds"],
     )
-    st.altair_chart(chart.interactive(), width="stretch")
-    st.dataframe(long.groupby("method")["seconds"].median().rename("median seconds"), key="gwlab-times")
+    chart(spec.interactive(), width="stretch")
+    table(long.groupby("method")["seconds"].median().rename("median seconds"), key="gwlab-times")
 
 
 def show_trajectory(trajectory: pd.DataFrame) -> None:
@@ -234,13 +234,13 @@ def show_trajectory(trajectory: pd.DataFrame) -> None:
     if trajectory["step"].dropna().nunique() < 2:
         st.info("These diagnostics cover one model, not a run's checkpoints: "
                 "`workbench diagnose --checkpoints RUN_DIR` gives a trajectory.")
-        st.dataframe(trajectory, hide_index=True, key="gwlab-trajectory")
+        table(trajectory, hide_index=True, key="gwlab-trajectory")
         return
     means = [c for c in trajectory.columns if c.endswith("_mean")]
     long = trajectory[["step", "source", *means]].melt(id_vars=["step", "source"], var_name="quantity",
                                                        value_name="mean")
-    chart = alt.Chart(long).mark_line(point=True).encode(
+    spec = alt.Chart(long).mark_line(point=True).encode(
         x="step:Q", y=alt.Y("mean:Q", title=None), color="source:N", tooltip=["step", "source", "quantity", "mean"],
     ).properties(width=260, height=180).facet(facet="quantity:N", columns=3).resolve_scale(y="independent")
-    st.altair_chart(chart)
-    st.dataframe(trajectory, hide_index=True, key="gwlab-trajectory")
+    chart(spec)
+    table(trajectory, hide_index=True, key="gwlab-trajectory")

@@ -3,25 +3,32 @@ export, and a paired comparison (McNemar exact, bootstrap CI) of two rows."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from workbench.app import data, evals
+from workbench.app import data, evals, fmt, safe
 from workbench.app.root import current_root
-from workbench.app.widgets import empty_state, load_or_error, paginate
+from workbench.app.widgets import empty_state, error, load_or_error, paginate, table as show_table
 
 
 @st.cache_data(max_entries=64, show_spinner="Paired comparison…")
-def _compare(dir_a: str, dir_b: str, stamp: tuple) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    return evals.compare_models(dir_a, dir_b)
+def _compare(samples_a: tuple[tuple[str, str], ...], samples_b: tuple[tuple[str, str], ...],
+             stamp: tuple) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    return evals.compare_models(dict(samples_a), dict(samples_b))
 
 
-def _stamp(rows: pd.DataFrame) -> tuple:
+def _samples_of(rows: pd.DataFrame, model: str) -> tuple[tuple[str, str], ...]:
+    """(benchmark, samples.jsonl) of one model, for the benchmarks that have one."""
+    sub = rows[(rows["model"] == model) & rows["samples"].notna()]
+    return tuple(sorted(zip(sub["benchmark"], sub["samples"])))
+
+
+def _stamp(*samples: tuple[tuple[str, str], ...]) -> tuple:
     # Changes whenever a samples file of either model changes, so the cache stays right.
-    return tuple(sorted((p, os.stat(p).st_mtime_ns) for p in rows["samples"] if os.path.exists(p)))
+    paths = sorted({p for group in samples for _, p in group if safe.present(p)})
+    return tuple((p, safe.lstat_stamp(p)) for p in paths)
 
 
 def render() -> None:
@@ -38,11 +45,11 @@ def render() -> None:
         return
     rows, errors = evals.headline_rows(inv.evals, data.json_object)
     for message in errors:
-        st.error(f"Skipped a results file: {message}")
+        error(f"Skipped a results file: {message}")
     if rows.empty:
         return
-    st.caption("Scores in percent; ± is the standard error of the mean over items; an empty cell is "
-               "not evaluated yet; the average covers the benchmarks each model has among those shown.")
+    st.caption("Scores in percent; ± is the standard error of the mean over items; an empty (None) cell is a "
+               "benchmark not evaluated yet; the average covers the benchmarks each model has among those shown.")
     # The paper's 11 benchmarks always (empty columns say what is still to evaluate).
     all_benchmarks = evals.benchmark_order() + sorted(set(rows["benchmark"]) - set(evals.benchmark_order()))
     c1, c2, c3 = st.columns([2, 3, 1])
@@ -57,9 +64,8 @@ def render() -> None:
     if complete:
         table = table[table["benchmarks"] == len(chosen)]
     table = table.sort_values("average", ascending=False, na_position="last").reset_index(drop=True)
-    event = st.dataframe(table, hide_index=True, key="lb-table", on_select="rerun", selection_mode="multi-row",
-                         column_config={c: st.column_config.NumberColumn(format="%.2f")
-                                        for c in table.columns if c not in ("model", "benchmarks")})
+    event = show_table(table, {c: fmt.percent for c in table.columns if c not in ("model", "benchmarks")},
+                       hide_index=True, key="lb-table", on_select="rerun", selection_mode="multi-row")
     st.download_button("Download CSV", table.to_csv(index=False).encode("utf-8"), file_name="leaderboard.csv",
                        mime="text/csv", key="lb-csv")
 
@@ -83,33 +89,33 @@ def render() -> None:
     paired(rows, model_a, model_b)
 
 
+def _signed(value: object) -> str:
+    text = fmt.number(value)
+    return text if text.startswith(("-", fmt.MISSING)) or text == "0" else "+" + text
+
+
 def paired(rows: pd.DataFrame, model_a: str, model_b: str) -> None:
     """McNemar / bootstrap table for A vs B and the per-item differences of one benchmark."""
-    dir_a = rows.loc[rows["model"] == model_a, "model_dir"].iloc[0]
-    dir_b = rows.loc[rows["model"] == model_b, "model_dir"].iloc[0]
-    both = rows[rows["model"].isin([model_a, model_b])]
-    result = load_or_error(_compare, dir_a, dir_b, _stamp(both))
+    samples_a, samples_b = _samples_of(rows, model_a), _samples_of(rows, model_b)
+    result = load_or_error(_compare, samples_a, samples_b, _stamp(samples_a, samples_b))
     if result is None:
         return
     table, missing = result
-    st.dataframe(table, hide_index=True, key="lb-paired", column_config={
-        "p_value": st.column_config.NumberColumn("McNemar p", format="%.4g"),
-        "diff": st.column_config.NumberColumn("B − A", format="%+.4f"),
-        "ci_low": st.column_config.NumberColumn("95% CI low", format="%+.4f"),
-        "ci_high": st.column_config.NumberColumn("95% CI high", format="%+.4f"),
-    })
+    show_table(table, {"diff": _signed, "ci_low": _signed, "ci_high": _signed}, hide_index=True, key="lb-paired",
+               column_config={"p_value": st.column_config.Column("McNemar p"), "diff": st.column_config.Column("B − A"),
+                              "ci_low": st.column_config.Column("95% CI low"),
+                              "ci_high": st.column_config.Column("95% CI high")})
     st.caption("B − A with its paired-bootstrap 95% CI (2000 resamples, seed 0); McNemar's exact test on "
                "the discordant items (solved = score ≥ 0.5); see `workbench compare`.")
     for side, names in missing.items():
         if names:
-            st.caption(f"Not compared ({side.replace('_', ' ')}): {', '.join(names)}")
+            st.caption(f"Not compared ({side.replace('_', ' ')}): {fmt.md(', '.join(names))}")
     bench = st.selectbox("Per-item differences on", list(table["benchmark"]), key="lb-item-bench")
-    # samples.jsonl sit next to each results.json (the layout compare_dirs relies on too).
-    samples_a = load_or_error(data.samples, Path(dir_a) / bench / "samples.jsonl")
-    samples_b = load_or_error(data.samples, Path(dir_b) / bench / "samples.jsonl")
-    if samples_a is None or samples_b is None:
+    frame_a = load_or_error(data.samples, Path(dict(samples_a)[bench]))
+    frame_b = load_or_error(data.samples, Path(dict(samples_b)[bench]))
+    if frame_a is None or frame_b is None:
         return
-    items = evals.per_item(samples_a, samples_b)
+    items = evals.per_item(frame_a, frame_b)
     only_diff = st.checkbox("Only items where A and B disagree", value=True, key="lb-only-diff")
     if only_diff:
         items = items[items["disagree"]]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from workbench.app import data, evals
+from workbench.app import data, evals, fmt
 from workbench.app.root import current_root
 from workbench.app.widgets import empty_state, load_or_error, paginate
 
@@ -20,7 +20,7 @@ def render() -> None:
     inv = load_or_error(data.inventory, str(root))
     if inv is None:
         return
-    found = [e for e in inv.evals if e.samples.is_file()]
+    found = [e for e in inv.evals if e.has_samples]
     if not found:
         empty_state("scored samples (samples.jsonl)", root,
                     f"workbench eval --model smollm2-135m-instruct --benchmarks gsm8k --limit 20 --out {root}/evals")
@@ -49,8 +49,8 @@ def render() -> None:
     if outcome != "all":
         table = table[table["correct"] == (outcome == "correct")]
     solved = int((samples["score"] >= evals.SOLVED).sum())
-    st.caption(f"{model} on {bench}: mean score {samples['score'].mean():.4f} over {len(samples)} items "
-               f"({solved} solved); showing {len(table)}.")
+    st.caption(f"{fmt.md(model)} on {fmt.md(bench)}: mean score {fmt.number(samples['score'].mean())} over "
+               f"{len(samples)} items ({solved} solved); showing {len(table)}.")
     columns = [c for c in ["doc_id", "score", "correct", "extracted", "gold", "other score", "other extracted",
                            "disagree", "prompt", "output"] if c in table.columns]
     shown = paginate(table[columns], key="sm-table", hide_index=True)
@@ -70,12 +70,19 @@ def with_other(table: pd.DataFrame, other: pd.DataFrame, name: str) -> pd.DataFr
     return merged
 
 
+def _field(value: object) -> str:
+    return NONE if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
 def detail(row: pd.Series, other: str) -> None:
-    """Full prompt, raw output (and the other model's), extracted answer and gold."""
-    st.markdown(f"**doc_id** `{row['doc_id']}` · **score** {row['score']:g} · **gold** `{row['gold']}` · "
-                f"**extracted** `{row['extracted']}`")
-    st.text_area("Prompt", str(row.get("prompt") or ""), height=160, disabled=True, key=f"sm-prompt-{row['doc_id']}")
-    st.text_area("Raw output", str(row.get("output") or ""), height=160, disabled=True, key=f"sm-out-{row['doc_id']}")
+    """Full prompt, raw output (and the other model's), extracted answer and gold — every
+    field as plain text (``st.text`` / ``st.text_area``: never parsed as Markdown)."""
+    st.text(f"doc_id: {_field(row['doc_id'])}   score: {fmt.number(row['score'])}")
+    st.text(f"gold: {_field(row['gold'])}")
+    st.text(f"extracted: {_field(row['extracted'])}")
+    doc = row["doc_id"]
+    st.text_area("Prompt", str(row.get("prompt") or ""), height=160, disabled=True, key=f"sm-prompt-{doc}")
+    st.text_area("Raw output", str(row.get("output") or ""), height=160, disabled=True, key=f"sm-out-{doc}")
     if other != NONE and "other output" in row and isinstance(row["other output"], str):
-        st.text_area(f"Output of {other}", row["other output"], height=160, disabled=True,
-                     key=f"sm-other-{row['doc_id']}")
+        st.text_area(f"Output of {fmt.md(other)}", row["other output"], height=160, disabled=True,
+                     key=f"sm-other-{doc}")

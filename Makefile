@@ -17,7 +17,7 @@ export TOKENIZERS_PARALLELISM := false
 DATA_DIR ?= ../shared/benchmarks
 export NLTK_DATA ?= $(abspath ../shared/nltk_data)
 
-.PHONY: setup models browser test demo bench clean
+.PHONY: setup models browser sandbox test demo bench clean
 
 setup: $(STAMP)
 
@@ -42,13 +42,22 @@ browser:
 	@test -x /usr/bin/chromium || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y chromium || \
 		{ $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update && $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y chromium; }; }
 
-test: setup models browser
+# bubblewrap (Debian package) isolates every check of generated code (HumanEval+/MBPP+):
+# namespaces, read-only binds, no network; libseccomp2 compiles its no-fork filter. Code is
+# never run without them (evaluations/sandbox/bwrap.py refuses), so install them here.
+sandbox:
+	@{ test -x /usr/bin/bwrap && compgen -G '/usr/lib/*/libseccomp.so.2' >/dev/null; } || { \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y bubblewrap libseccomp2 || \
+		{ $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update && \
+		  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y bubblewrap libseccomp2; }; }
+
+test: setup models browser sandbox
 	$(PY) -m pytest -q
 
 # The main job on the embedded default: fuse (real SmolLM2 <- real Gemma-3), evaluate every
 # checkpoint offline, diagnose WD vs GW along the run, validate the GW bounds; then open
 # the app with `workbench app --root runs/demo`.
-demo: setup models
+demo: setup models sandbox
 	$(VENV)/bin/workbench fuse --config configs/demo.yaml
 	$(VENV)/bin/workbench eval --run runs/demo/fusion --data-dir $(DATA_DIR) \
 		--benchmarks gsm8k,arc,mmlu,ifeval,humaneval --limit 2 --max-gen-toks 96

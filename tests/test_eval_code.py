@@ -23,7 +23,6 @@ from evaluations.benchmarks._evalplus_common import extract_solution, fenced_blo
 from evaluations.benchmarks.humaneval import HumanEval
 from evaluations.benchmarks.mbpp import MBPP
 from evaluations.engines.evalplus_engine import SandboxLimits
-from evaluations.engines.fs_guard import landlock_abi
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("WORKBENCH_DATA_DIR", REPO.parent / "shared" / "benchmarks"))
@@ -192,7 +191,10 @@ def test_sandbox_contains_hostile_solutions(humaneval, he_docs, tmp_path):
             "import posix", f"posix.open({str(victim)!r}, posix.O_WRONLY | posix.O_TRUNC)"),
         "posix.unlink sentinel": solution("import posix", f"posix.unlink({str(sentinel)!r})"),
         "kill the evaluator": solution("import posix", f"posix.kill({os.getpid()}, 9)"),
-        "spawn a shell": solution("import posix", f"posix.system('touch {escape}')"),
+        # The sandbox refuses to create processes: system() returns -1 instead of raising,
+        # so the solution says whether its shell ran (the file check below still holds).
+        "spawn a shell": solution(
+            "import posix", f"assert posix.system('touch {escape}') == 0, 'no shell'"),
     }
     # A correct solution that catches its own failed escape attempt: passes, but the
     # write still did not happen.
@@ -221,34 +223,6 @@ def test_sandbox_contains_hostile_solutions(humaneval, he_docs, tmp_path):
     assert not created, "untrusted code created a file in the repository"
     assert victim.read_bytes() == victim_bytes
     assert elapsed < 180, f"hostile batch took {elapsed:.0f}s"
-
-
-def _run_guarded(layer: str, allowed: Path, target: Path) -> subprocess.CompletedProcess:
-    script = (
-        "import pathlib, sys\n"
-        "from evaluations.engines import fs_guard\n"
-        f"allowed, target = pathlib.Path({str(allowed)!r}), pathlib.Path({str(target)!r})\n"
-        f"fs_guard.{'install_audit_guard' if layer == 'audit' else 'apply_landlock'}([allowed])\n"
-        "(allowed / 'inside.txt').write_text('ok')\n"
-        "try:\n    target.write_text('pwned')\nexcept PermissionError:\n    sys.exit(3)\n"
-    )
-    return subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
-                          timeout=60)
-
-
-@pytest.mark.parametrize("layer", ["audit", "landlock"])
-def test_each_guard_layer_alone_blocks_writes(layer, tmp_path):
-    """Either layer alone stops a pathlib write outside the allowed dir (so machines
-    without Landlock still get the audit hook's protection)."""
-    if layer == "landlock" and landlock_abi() == 0:
-        pytest.skip("kernel without Landlock")
-    allowed = tmp_path / "scratch"
-    allowed.mkdir()
-    target = tmp_path / "outside.txt"
-    result = _run_guarded(layer, allowed, target)
-    assert result.returncode == 3, result.stderr
-    assert not target.exists()
-    assert (allowed / "inside.txt").read_text() == "ok"
 
 
 # ---------------------------------------------------------------------- bad data

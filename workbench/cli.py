@@ -7,6 +7,7 @@ import importlib
 import pkgutil
 import sys
 
+from evaluations.sandbox.errors import SandboxStartError, SandboxUnavailable
 from workbench import __version__, commands
 
 
@@ -35,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
-        # User errors (bad input, missing files) get one clear line, not a traceback.
+    except (ValueError, FileNotFoundError, SandboxUnavailable, SandboxStartError) as exc:
+        # User errors (bad input, missing files) and a missing or broken code sandbox
+        # (bubblewrap) get one clear line, not a traceback.
         print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,4 +1,4 @@
-"""Score Python solutions with EvalPlus's own test machinery, fully offline and sandboxed.
+"""Score Python solutions with EvalPlus's data and rules, fully offline, in a real sandbox.
 
 What is EvalPlus's and what is ours:
 
@@ -9,39 +9,39 @@ What is EvalPlus's and what is ours:
 * Expected outputs and reference times come from running the canonical solution with
   EvalPlus's ``trusted_exec``, exactly as ``evalplus.evaluate.get_groundtruth`` does, but
   only for the tasks being scored and cached in memory (EvalPlus caches a pickle on disk
-  for the whole dataset; we never read pickles from disk).
-* Each solution is judged by EvalPlus's ``untrusted_check`` — a forked child with
-  ``reliability_guard``, per-input time limits ``max(min_time_limit, factor × ref_time)``
-  and an address-space limit (``EVALPLUS_MAX_MEMORY_BYTES``) — on the base tests and then
-  the plus tests. A solution counts for ``plus`` only if it passes base *and* plus, as in
-  EvalPlus's report; when base fails, plus is not run (status ``"skipped"``).
-* Those checks run in :mod:`evaluations.engines.evalplus_worker` processes — fresh
-  interpreters (a forked copy of a process holding a model would blow the memory limit)
-  that first confine themselves with :mod:`evaluations.engines.fs_guard`: they and their
-  children may write only in a scratch directory, open no TCP connection, and signal
-  nothing outside. Jobs go to them pickled (host → worker); verdicts come back as JSON
-  (the host never unpickles anything from the sandboxed side).
+  for the whole dataset; we never read pickles from disk). They stay in this process.
+* Each solution is run on the base inputs and then, if it passed, on the plus inputs, as
+  EvalPlus's ``untrusted_check`` does, each time in a fresh bubblewrap sandbox
+  (:mod:`evaluations.sandbox`): EvalPlus's ``reliability_guard``, memory limit and
+  per-input time limits ``max(min_time_limit, factor × ref_time)`` inside; no network,
+  no host files, no privilege, no process creation, a wall-clock budget enforced from
+  outside. The sandbox only returns the solution's *outputs*; this process compares
+  them with the expected outputs by EvalPlus's rules (:mod:`evaluations.sandbox.judge`).
+  A solution counts for ``plus`` only if it passes base *and* plus, as in EvalPlus's
+  report; when base fails, plus is not run (status ``"skipped"``). Expected outputs too
+  large to ship back and made of text only (MBPP/255's 1 GB) are compared by digest.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import pickle
 import queue
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from tqdm import tqdm
 
 from evaluations.jsonl import JsonlError, jsonl_records
+from evaluations.sandbox import bwrap, seccomp
+from evaluations.sandbox.errors import SandboxStartError, SandboxUnavailable
+from evaluations.sandbox.codec import Digest, is_text_only, text_digest
+from evaluations.sandbox.judge import Comparison, digest_comparable, needs_iteration
+from evaluations.sandbox.limits import SandboxLimits
+from evaluations.sandbox.runner import DEADLINE, DONE, EXITED, CheckJob, run_check
 
 Dataset = Literal["humaneval", "mbpp"]
 _OVERRIDE = {
@@ -52,18 +52,8 @@ _OVERRIDE = {
 REQUIRED_FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "base_input",
                    "plus_input", "atol")
 
-PASS, FAIL, TIMEOUT, SKIPPED, CRASH = "pass", "fail", "timeout", "skipped", "crash"
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    """Execution limits; defaults are EvalPlus's (``evalplus.config``, 4 GiB memory)."""
-
-    min_time_limit: float = 1.0
-    gt_time_limit_factor: float = 4.0
-    memory_bytes: int = 4 * 1024**3
-    # EvalPlus's default: half the cores, so time limits measured on an idle core hold.
-    workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2))
+PASS, FAIL, TIMEOUT, SKIPPED = "pass", "fail", "timeout", "skipped"
+__all__ = ["CodeVerdict", "SandboxLimits", "SandboxUnavailable", "check_solutions", "load_problems"]
 
 
 @dataclass
@@ -193,97 +183,74 @@ def expected_outputs(dataset: Dataset, problem: dict[str, Any], digest: str = ""
 
 
 # ------------------------------------------------------------------------- host side
+# How a sandboxed check's ending maps onto EvalPlus's statuses: a check that ran past its
+# budget, or whose process vanished before it finished, is EvalPlus's "timeout" (its
+# shared status was never set); every other ending short of "done" is a "fail".
+_STATUS_OF = {DONE: PASS, DEADLINE: TIMEOUT, EXITED: TIMEOUT}
+
+
 def sandbox_description() -> str:
-    """Which confinement layers the workers get on this machine (recorded in results)."""
-    from evaluations.engines.fs_guard import landlock_abi
+    """Which isolation the checks run under on this machine (recorded in results).
 
-    abi = landlock_abi()
-    return f"landlock-abi{abi}+audit-hook" if abi else "audit-hook"
-
-
-def _job_budget(expected: dict[str, Any], n_solutions: int, limits: SandboxLimits) -> float:
-    """Seconds after which a job's worker is presumed hung: EvalPlus's own per-check
-    timeouts (capped at 60 s each) for base and plus of every solution, plus slack."""
-    per_solution = sum(
-        min(60.0, sum(max(limits.min_time_limit, limits.gt_time_limit_factor * t)
-                      for t in expected[f"{split}_time"])) + 5.0
-        for split in ("base", "plus")
-    )
-    return 60.0 + n_solutions * per_solution
+    Raises :class:`~evaluations.sandbox.errors.SandboxUnavailable` when bubblewrap,
+    setpriv or libseccomp is missing: code is never run without the sandbox.
+    """
+    seccomp.filter_program()
+    if os.geteuid() == 0:
+        bwrap.setpriv_path()
+    return bwrap.describe(os.geteuid() == 0)
 
 
-class _Worker:
-    """One confined ``evalplus_worker`` process, fed jobs one at a time."""
+# Expected outputs with at least this many top-level items, when text only, are compared
+# by digest instead of being shipped out of the sandbox (only MBPP/255 qualifies).
+DIGEST_MIN_ITEMS = 100_000
 
-    def __init__(self, scratch_root: str, limits: SandboxLimits) -> None:
-        scratch = tempfile.mkdtemp(prefix="worker-", dir=scratch_root)
-        config = {"scratch": scratch, "memory_bytes": limits.memory_bytes,
-                  "min_time_limit": limits.min_time_limit,
-                  "gt_time_limit_factor": limits.gt_time_limit_factor}
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "TMPDIR": scratch, "OMP_NUM_THREADS": "1",
-               "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "PYTHONPATH": os.pathsep.join(
-                   [package_root] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
-        env.pop("EVALPLUS_TIMEOUT_PER_TASK", None)  # EvalPlus compares it to a float as str
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "evaluations.engines.evalplus_worker", json.dumps(config)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=scratch, env=env,
-        )
-        ready = self._read_line(120.0)
-        if not ready or "ready" not in ready:
-            self.close()
-            raise RuntimeError("evalplus worker failed to start (see stderr above)")
-        self.sandbox = str(ready["ready"])
 
-    def _read_line(self, timeout: float) -> dict[str, Any] | None:
-        """One JSON object from the worker, or None if it died, hung or spoke garbage."""
-        watchdog = threading.Timer(timeout, self.proc.kill)
-        watchdog.start()
+def _digests(dataset: Dataset, problem: dict[str, Any], expected: dict[str, Any], split: str
+             ) -> dict[int, Digest]:
+    """Digests of the expected outputs of ``split`` that are compared by digest, computed
+    once per task and kept with the expected outputs."""
+    cache = expected.setdefault("digests", {})
+    if split not in cache:
+        cache[split] = {}
+        if digest_comparable(dataset, problem["entry_point"]):
+            for i, exp in enumerate(expected[split]):
+                if isinstance(exp, list | tuple) and len(exp) >= DIGEST_MIN_ITEMS and is_text_only(exp):
+                    cache[split][i] = Digest(text_digest(exp))
+    return cache[split]
+
+
+def check_split(dataset: Dataset, problem: dict[str, Any], expected: dict[str, Any],
+                code: str, split: str, limits: SandboxLimits) -> str:
+    """EvalPlus's status (pass/fail/timeout) of ``code`` on one split ("base" or "plus")
+    of one task, run in its own sandbox and judged here.
+
+    A sandbox that fails to start (before any candidate code ran) is retried once, then
+    :class:`~evaluations.sandbox.errors.SandboxStartError` propagates: an infrastructure
+    fault is never scored as the solution's failure.
+    """
+    entry_point = problem["entry_point"]
+    inputs, wanted = problem[f"{split}_input"], expected[split]
+    digests = _digests(dataset, problem, expected, split)
+    job = CheckJob(code, entry_point, inputs, limits.time_limits(expected[f"{split}_time"]),
+                   materialise_iterables=needs_iteration(dataset, entry_point),
+                   digest_inputs=frozenset(digests))
+    for attempt in (0, 1):
+        comparison = Comparison(dataset, entry_point, problem["atol"])
+
+        def judge(i: int, value: Any, type_name: str) -> bool:
+            if i in digests:
+                return comparison.matches_digest(value, digests[i])
+            return comparison.matches(inputs[i], value, type_name, wanted[i])
+
         try:
-            line = self.proc.stdout.readline()  # type: ignore[union-attr]
-        finally:
-            watchdog.cancel()
-        try:
-            obj = json.loads(line) if line else None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return None
-        return obj if isinstance(obj, dict) else None
-
-    def run(self, dataset: str, problem: dict[str, Any], expected: dict[str, Any],
-            solutions: list[str], timeout: float) -> list[tuple[str, str]] | None:
-        """Statuses for ``solutions``, or None when the worker was lost."""
-        try:
-            pickle.dump((dataset, problem, expected, solutions), self.proc.stdin)
-            self.proc.stdin.flush()  # type: ignore[union-attr]
-        except (BrokenPipeError, OSError):
-            return None
-        reply = self._read_line(timeout)
-        statuses = reply.get("statuses") if reply else None
-        allowed = {PASS, FAIL, TIMEOUT, SKIPPED}
-        if (
-            not isinstance(statuses, list) or len(statuses) != len(solutions)
-            or reply.get("task_id") != problem["task_id"]
-            or not all(isinstance(s, list) and len(s) == 2 and set(s) <= allowed
-                       for s in statuses)
-        ):
-            return None
-        return [(s[0], s[1]) for s in statuses]
-
-    def alive(self) -> bool:
-        """The process is still running."""
-        return self.proc.poll() is None
-
-    def close(self) -> None:
-        """Stop the worker (EOF on stdin, then kill if it lingers)."""
-        try:
-            self.proc.stdin.close()  # type: ignore[union-attr]
-            self.proc.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            self.proc.kill()
-            self.proc.wait()
-        finally:
-            self.proc.stdout.close()  # type: ignore[union-attr]
+            run = run_check(job, limits, judge)
+        except SandboxStartError:
+            if attempt:
+                raise
+            continue
+        return _STATUS_OF.get(run.ended, FAIL)
+    raise AssertionError("unreachable")
 
 
 def check_solutions(
@@ -295,58 +262,45 @@ def check_solutions(
 ) -> list[CodeVerdict]:
     """Judge ``(task_id, solution_code)`` pairs; returns verdicts in the same order.
 
-    Expected outputs are computed on the host, one task at a time, just before the task
-    is handed to a worker; ``limits.workers`` confined workers judge tasks in parallel.
-    A worker that dies or hangs only loses its current task, which is retried once in a
-    fresh worker and otherwise scored ``crash`` (a failure).
+    Expected outputs are computed here, one task at a time, just before its solutions
+    are checked; ``limits.workers`` threads run sandboxed checks in parallel.
     """
     limits = limits or SandboxLimits()
     problems = load_problems(dataset, data_path)
     unknown = sorted({t for t, _ in items if t not in problems})
     if unknown:
         raise EvalPlusDataError(f"{data_path}: unknown task id(s) {', '.join(unknown[:5])}")
+    sandbox_description()  # fail before any work when the sandbox cannot run here
     digest = dataset_digest(data_path)
     by_task: dict[str, list[int]] = {}
     for index, (task_id, _) in enumerate(items):
         by_task.setdefault(task_id, []).append(index)
-    jobs: queue.Queue[tuple[str, int]] = queue.Queue()
+    jobs: queue.Queue[str] = queue.Queue()
     for task_id in by_task:
-        jobs.put((task_id, 0))
+        jobs.put(task_id)
     statuses: dict[int, tuple[str, str]] = {}
     gt_lock, errors = threading.Lock(), []
     bar = tqdm(total=len(items), desc=f"evalplus {dataset}", disable=not progress, unit="sol")
-    scratch_root = tempfile.mkdtemp(prefix="workbench-evalplus-")
 
     def serve() -> None:
-        worker: _Worker | None = None
         try:
-            while True:
+            while not errors:
                 try:
-                    task_id, attempt = jobs.get_nowait()
+                    task_id = jobs.get_nowait()
                 except queue.Empty:
                     return
+                problem = problems[task_id]
                 with gt_lock:  # reference times are measured one task at a time
-                    expected = expected_outputs(dataset, problems[task_id], digest)
-                solutions = [items[i][1] for i in by_task[task_id]]
-                if worker is None or not worker.alive():
-                    worker = _Worker(scratch_root, limits)
-                result = worker.run(dataset, problems[task_id], expected, solutions,
-                                    _job_budget(expected, len(solutions), limits))
-                if result is None:  # lost the worker: retry once, then it is a crash
-                    worker.close()
-                    worker = None
-                    if attempt == 0:
-                        jobs.put((task_id, 1))
-                        continue
-                    result = [(CRASH, SKIPPED)] * len(solutions)
-                for index, status in zip(by_task[task_id], result, strict=True):
-                    statuses[index] = status
-                bar.update(len(solutions))
+                    expected = expected_outputs(dataset, problem, digest)
+                for index in by_task[task_id]:
+                    code = items[index][1]
+                    base = check_split(dataset, problem, expected, code, "base", limits)
+                    plus = (check_split(dataset, problem, expected, code, "plus", limits)
+                            if base == PASS else SKIPPED)
+                    statuses[index] = (base, plus)
+                    bar.update(1)
         except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
             errors.append(exc)
-        finally:
-            if worker is not None:
-                worker.close()
 
     try:
         threads = [threading.Thread(target=serve, daemon=True)
@@ -357,7 +311,6 @@ def check_solutions(
             thread.join()
     finally:
         bar.close()
-        shutil.rmtree(scratch_root, ignore_errors=True)
     if errors:
         raise errors[0]
     return [CodeVerdict(items[i][0], *statuses[i]) for i in range(len(items))]

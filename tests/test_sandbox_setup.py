@@ -116,13 +116,12 @@ def probe(x):
 def test_sandboxed_process_gets_exactly_the_intended_environment():
     """What the candidate sees, asserted field by field (each would differ without the
     corresponding layer)."""
-    import io as _io  # noqa: F401 - the probe uses io.open (builtins.open is None there)
-
     from evaluations.sandbox.limits import SandboxLimits
     from evaluations.sandbox.runner import DONE, CheckJob, run_check
 
     limits = SandboxLimits(memory_bytes=1024**3)
     seen: list = []
+    # io.open in the probe: EvalPlus's guard has set builtins.open to None.
     run = run_check(CheckJob("import io\n" + PROBE, "probe", [[1]], [5.0]), limits,
                     lambda i, value, type_name: seen.append(value) or True)
     assert run.ended == DONE, run

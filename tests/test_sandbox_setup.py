@@ -116,13 +116,12 @@ def probe(x):
 def test_sandboxed_process_gets_exactly_the_intended_environment():
     """What the candidate sees, asserted field by field (each would differ without the
     corresponding layer)."""
-    import io as _io  # noqa: F401 - the probe uses io.open (builtins.open is None there)
-
     from evaluations.sandbox.limits import SandboxLimits
     from evaluations.sandbox.runner import DONE, CheckJob, run_check
 
     limits = SandboxLimits(memory_bytes=1024**3)
     seen: list = []
+    # io.open in the probe: EvalPlus's guard has set builtins.open to None.
     run = run_check(CheckJob("import io\n" + PROBE, "probe", [[1]], [5.0]), limits,
                     lambda i, value, type_name: seen.append(value) or True)
     assert run.ended == DONE, run
@@ -148,3 +147,14 @@ def test_sandboxed_process_gets_exactly_the_intended_environment():
                                               "/dev/console"}, facts["mounts"]
     assert not any(m.startswith(str(DATA_DIR)) or m.startswith(str(REPO)) or m == "/etc" for m in facts["mounts"])
     assert set(facts["env"]) <= set(bwrap._ENV) | {"EVALPLUS_MAX_MEMORY_BYTES", "PWD"}  # PWD: bwrap --chdir
+
+
+def test_a_sandbox_that_cannot_start_is_an_error_not_a_failed_solution(monkeypatch):
+    from evaluations.sandbox.errors import SandboxStartError
+
+    calls = []
+    monkeypatch.setattr(bwrap, "interpreter", lambda: calls.append(1) or ["/nonexistent/python"])
+    with pytest.raises(SandboxStartError, match="sandbox did not start.*nonexistent"):
+        check_solutions("humaneval", DATA, [("HumanEval/0", "def has_close_elements(a, b): pass")],
+                        progress=False)
+    assert len(calls) == 2  # tried twice, then reported

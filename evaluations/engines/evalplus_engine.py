@@ -235,22 +235,21 @@ def check_split(dataset: Dataset, problem: dict[str, Any], expected: dict[str, A
     job = CheckJob(code, entry_point, inputs, limits.time_limits(expected[f"{split}_time"]),
                    materialise_iterables=needs_iteration(dataset, entry_point),
                    digest_inputs=frozenset(digests))
-    for attempt in (0, 1):
-        comparison = Comparison(dataset, entry_point, problem["atol"])
+
+    def attempt() -> str:
+        comparison = Comparison(dataset, entry_point, problem["atol"])  # fresh tolerance state
 
         def judge(i: int, value: Any, type_name: str) -> bool:
             if i in digests:
                 return comparison.matches_digest(value, digests[i])
             return comparison.matches(inputs[i], value, type_name, wanted[i])
 
-        try:
-            run = run_check(job, limits, judge)
-        except SandboxStartError:
-            if attempt:
-                raise
-            continue
-        return _STATUS_OF.get(run.ended, FAIL)
-    raise AssertionError("unreachable")
+        return _STATUS_OF.get(run_check(job, limits, judge).ended, FAIL)
+
+    try:
+        return attempt()
+    except SandboxStartError:
+        return attempt()  # once more; a second start failure propagates
 
 
 def check_solutions(

@@ -185,9 +185,21 @@ def read_results(path: Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def _only_benchmark(results: dict[str, Any]) -> str:
+    """The benchmark of a document without a ``benchmark`` key (older files, lm-eval's own
+    layout): the first ``configs`` entry, else the one ``results`` entry. Several
+    ``results`` entries and no way to tell the headline: ``ValueError``."""
+    if results.get("configs"):
+        return next(iter(results["configs"]))
+    names = list(results["results"])
+    if len(names) != 1:
+        raise ValueError(f"no 'benchmark' key and {len(names)} 'results' entries: cannot tell the headline benchmark")
+    return names[0]
+
+
 def headline(results: dict[str, Any]) -> tuple[str, str, float, Any, int]:
     """(benchmark, metric, value, stderr, n) from a results.json document."""
-    bench = results.get("benchmark") or next(iter(results["configs"]))
+    bench = results.get("benchmark") or _only_benchmark(results)
     values = results["results"][bench]
     metric = results.get("metric") or next(k.split(",")[0] for k in values if k != "alias" and "_stderr" not in k)
     n = results["n-samples"][bench]["effective"]

@@ -105,3 +105,19 @@ def test_compare_subtask_rows(evaluated, tmp_path):
             assert rows[key]["mean_a"] == pytest.approx(row[f"{metric},none"]), key
             assert rows[key]["mean_b"] == 1.0
     assert "mmlu_stem" in proc.stdout and "bbh_navigate" in proc.stdout
+
+
+def test_headline_without_benchmark_key(evaluated):
+    """Older files and lm-eval's own layout carry no ``benchmark`` key: with one ``results``
+    entry it is the headline; with subtask rows and no ``configs`` there is no way to tell,
+    and the error says so instead of picking a subtask."""
+    out, _, _ = evaluated
+    from evaluations.results import headline, read_results
+
+    doc = read_results(out / "m" / "mmlu" / "results.json")
+    single = {"results": {"mmlu": doc["results"]["mmlu"]}, "n-samples": {"mmlu": doc["n-samples"]["mmlu"]}}
+    assert headline(single)[:2] == ("mmlu", "acc")
+    ambiguous = {k: v for k, v in doc.items() if k not in ("benchmark", "configs", "metric")}
+    assert len(ambiguous["results"]) > 1
+    with pytest.raises(ValueError, match="cannot tell the headline benchmark"):
+        headline(ambiguous)

@@ -42,7 +42,8 @@ def headline_rows(evals: Iterable[EvalResult], load: Callable[[Any], dict[str, A
         try:
             bench, metric, value, stderr, n = headline(load(ev.results))
         except (ValueError, OSError) as exc:
-            errors.append(str(exc))
+            message = str(exc)
+            errors.append(message if str(ev.results) in message else f"{ev.results}: {message}")
             continue
         except (KeyError, TypeError, StopIteration, AttributeError) as exc:
             errors.append(f"{ev.results}: not an evaluation results file (missing or malformed "

@@ -23,7 +23,11 @@ class ARCChallenge(ChoiceBenchmark):
 
     def docs(self, data_dir: Path, limit: int | None = None) -> list[dict[str, Any]]:
         """Test questions in file order; labels ``1``-``5`` become ``A``-``E`` as in lm-eval."""
-        path = Path(data_dir) / self.data_subdir / FILE
+        return take(self.read_docs(Path(data_dir) / self.data_subdir / FILE), limit)
+
+    def read_docs(self, path: Path) -> list[dict[str, Any]]:
+        """The documents of one ARC JSONL file (test, dev or train: the same AI2 format)."""
+        path = Path(path)
         docs = []
         for lineno, rec in enumerate(
             read_jsonl(path, self.name, self.expected_files, ("id", "question", "answerKey")), 1
@@ -39,7 +43,7 @@ class ARCChallenge(ChoiceBenchmark):
                     f"{self.name}: {path}:{lineno}: malformed record ({exc!r}); expected {self.expected_files}"
                 ) from exc
             docs.append({"doc_id": rec["id"], "question": stem, "choices": texts, "gold": gold})
-        return take(docs, limit)
+        return docs
 
     def prompt(self, doc: dict[str, Any], style: PromptStyle = "paper") -> str:
         """Paper: the InfiGFusion ARC-C template; lm-eval: ``arc_challenge_chat``'s doc_to_text."""

@@ -11,13 +11,15 @@ from __future__ import annotations
 import html
 import json
 import math
+import random
 import shutil
 import statistics
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from app_fixtures import (APP, ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, app_root,  # noqa: F401 - a fixture
+from app_fixtures import (APP, ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DATA_DIR, PREDICTION_BENCHMARKS,  # noqa: F401
+                          PREDICTION_ITEMS, app_root,
                           run_cli, serve, settle)
 from streamlit.testing.v1 import AppTest
 
@@ -169,6 +171,52 @@ def test_leaderboard_paired_comparison_matches_workbench_compare(app_root: Path,
     mixed = {r["doc_id"]: r["score"] for r in read_jsonl(app_root / "evals/predictions-mixed/gsm8k/samples.jsonl")}
     assert set(items["doc_id"]) == {d for d in gold if (gold[d] >= 0.5) != (mixed[d] >= 0.5)}
     assert len(items) == paired.loc["gsm8k", "only_a_correct"] + paired.loc["gsm8k", "only_b_correct"]
+
+
+def test_leaderboard_attribution_matches_workbench_attribute(app_root: Path, tmp_path: Path) -> None:
+    """Pivot = the mixed predictions (odd items wrong), source = a third model (items 0, 1, 3
+    right), fused = gold: a known transfer pattern, shown exactly as ``workbench attribute``."""
+    from evaluations import registry
+
+    root = tmp_path / "root"
+    for name in ("predictions-gold", "predictions-mixed"):
+        shutil.copytree(app_root / "evals" / name, root / "evals" / name)
+    third = tmp_path / "third.jsonl"
+    with third.open("w") as f:
+        for name in PREDICTION_BENCHMARKS:
+            bench = registry.get(name)
+            for i, doc in enumerate(bench.docs(DATA_DIR, limit=PREDICTION_ITEMS)):
+                right = i in (0, 1, 3)
+                output = bench.gold_output(doc) if right else bench.wrong_output(doc, random.Random(i))
+                f.write(json.dumps({"benchmark": name, "doc_id": doc["doc_id"], "output": output}) + "\n")
+    run_cli("eval", "--predictions", third, "--out", root / "evals", "--data-dir", DATA_DIR)
+    at = open_page(root, "leaderboard", {"at-fused": "evals/predictions-gold", "at-pivot": "evals/predictions-mixed",
+                                         "at-sources": ["evals/predictions-third"]})
+    shown = next(e.value for e in at.dataframe if {"transfer_rate", "forgetting_rate"} <= set(e.value.columns))
+    shown = shown.set_index("benchmark")
+    report = tmp_path / "attribute.json"
+    run_cli("attribute", root / "evals" / "predictions-gold", "--pivot", root / "evals" / "predictions-mixed",
+            "--sources", root / "evals" / "predictions-third", "--bootstrap", 2000, "--seed", 0, "--json", report)
+    rows = json.loads(report.read_text())["rows"]
+    assert set(shown.index) == {r["benchmark"] for r in rows} >= set(PREDICTION_BENCHMARKS)
+    for row in rows:
+        got = shown.loc[row["benchmark"]]
+        for key in ("n", "transferred", "source_only", "forgotten", "pivot_solved", "transfer_rate",
+                    "forgetting_rate", "net_gain", "ci_low", "ci_high", "p_value"):
+            assert got[key] == pytest.approx(row[key], nan_ok=True), key
+    gsm8k = shown.loc["gsm8k"]
+    # pivot solves items 0, 2, 4; the source adds 1 and 3 (only it solves them); gold solves all
+    assert (gsm8k["n"], gsm8k["source_only"], gsm8k["transferred"], gsm8k["forgotten"]) == (6, 2, 2, 0)
+    rerun_with(at, **{"at-category": "transferred"})
+    items = next(e.value for e in at.dataframe if "category" in e.value.columns)
+    assert len(items) == sum(r["transferred"] for r in rows if r["benchmark"] in PREDICTION_BENCHMARKS)
+
+
+def evals_rows(root: Path) -> pd.DataFrame:
+    """The app's own headline rows of ``root`` (model name -> its evaluation folder)."""
+    from workbench.app import data, evals
+
+    return evals.headline_rows(data.inventory(str(root)).evals, data.json_object)[0]
 
 
 # -- Samples ----------------------------------------------------------------------------------

@@ -107,3 +107,22 @@ def per_item(samples_a: pd.DataFrame, samples_b: pd.DataFrame) -> pd.DataFrame:
     merged["disagree"] = (merged["score A"] >= SOLVED) != (merged["score B"] >= SOLVED)
     return merged[["doc_id", "score A", "score B", "B − A", "disagree", "gold", "extracted A", "extracted B",
                    "output A", "output B"]]
+
+
+def attribution(samples: dict[str, dict[str, str]], sources: list[str], n_boot: int = 2000,
+                seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fusion attribution (:func:`evaluations.attribution.attribute_benchmarks`, what
+    ``workbench attribute`` reports) from ``samples[role][benchmark] = samples.jsonl`` for
+    the roles ``pivot``, ``fused`` and each source, read through the app's no-symlink
+    reader; over the benchmarks every role has. Returns (rows, items)."""
+    from evaluations.attribution import attribute_benchmarks
+    from workbench.app.readers import read_scores
+
+    names = sorted(set.intersection(*(set(by_bench) for by_bench in samples.values())))
+    if not names:
+        raise ValueError("no benchmark has samples.jsonl for the pivot, every source and the fused model")
+    scores = {b: {role: read_scores(by_bench[b]) for role, by_bench in samples.items()} for b in names}
+    rows, items = attribute_benchmarks(scores, sources, n_boot=n_boot, seed=seed)
+    table = pd.DataFrame([{**{k: v for k, v in r.as_dict().items() if k != "acc_sources"},
+                           **{f"acc {name}": acc for name, acc in r.acc_sources.items()}} for r in rows])
+    return table, pd.DataFrame(items, columns=["benchmark", "doc_id", "category", *samples])

@@ -76,3 +76,11 @@ def percent(value: Any) -> str:
         return f"{float(value):.2f}"
     except (TypeError, ValueError):
         return str(value)
+
+
+def percent_fraction(value: Any) -> str:
+    """A fraction shown as a percentage (``0.5333`` -> ``53.33``), "—" when missing."""
+    try:
+        return percent(None if value is None else 100 * float(value))
+    except (TypeError, ValueError):
+        return str(value)

@@ -85,8 +85,50 @@ def render() -> None:
     model_b = c2.selectbox("Model B", models, index=models.index(default_b), key="lb-b")
     if model_a == model_b:
         st.info("Pick two different models.")
+    else:
+        paired(rows, model_a, model_b)
+    attribution_panel(rows, models)
+
+
+@st.cache_data(max_entries=32, show_spinner="Fusion attribution…")
+def _attribute(samples: tuple[tuple[str, tuple[tuple[str, str], ...]], ...], sources: tuple[str, ...],
+               stamp: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return evals.attribution({role: dict(group) for role, group in samples}, list(sources))
+
+
+def attribution_panel(rows: pd.DataFrame, models: list[str]) -> None:
+    """Which of pivot / sources / fused model is right per item: transfer and forgetting
+    rates, net gain with CI and McNemar p (``workbench attribute``), and the items."""
+    st.header("Fusion attribution")
+    if len(models) < 3:
+        st.info("A fused model, its pivot and at least one source, all evaluated, are needed here.")
         return
-    paired(rows, model_a, model_b)
+    c1, c2, c3 = st.columns(3)
+    fused = c1.selectbox("Fused model", models, index=0, key="at-fused")
+    pivot = c2.selectbox("Pivot", [m for m in models if m != fused], key="at-pivot")
+    sources = c3.multiselect("Sources", [m for m in models if m not in (fused, pivot)], key="at-sources")
+    if not sources:
+        st.caption("Pick the source model(s) to attribute the fused model's answers.")
+        return
+    roles = {"pivot": pivot, "fused": fused, **{f"source {i + 1}": m for i, m in enumerate(sources)}}
+    samples = tuple((role, _samples_of(rows, model)) for role, model in roles.items())
+    result = load_or_error(_attribute, samples, tuple(r for r in roles if r.startswith("source")),
+                           _stamp(*(group for _, group in samples)))
+    if result is None:
+        return
+    table, items = result
+    percent = {c: fmt.percent_fraction for c in table.columns
+               if c.startswith("acc") or c.endswith("_rate") or c in ("net_gain", "ci_low", "ci_high")}
+    show_table(table, percent, hide_index=True, key="at-table",
+               column_config={"p_value": st.column_config.Column("McNemar p")})
+    st.caption("Per benchmark and subtask, over the items every model was scored on (solved = score ≥ 0.5): "
+               "transfer = share of the items only a source solved that the fused model now solves; "
+               "forgetting = share of the pivot's solved items the fused model lost; net gain = fused − pivot with "
+               "its paired-bootstrap 95% CI (2000 resamples) and McNemar's exact p. Sources: "
+               + ", ".join(f"source {i + 1} = {m}" for i, m in enumerate(sources)) + ".")
+    category = st.selectbox("Items", ["transferred", "forgotten", "not transferred", "new", "kept", "unsolved"],
+                            key="at-category")
+    paginate(items[items["category"] == category], key="at-items", hide_index=True)
 
 
 def _signed(value: object) -> str:

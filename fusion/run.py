@@ -121,6 +121,11 @@ def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resum
     metrics_path = run_dir / "metrics.jsonl"
     if resume_from is not None:
         step = int(resume_from.name.split("-")[-1])
+        if step >= cfg.training.max_steps:
+            # Finished already: the Trainer would still take one more step on resume.
+            _say(f"{run_dir}: already trained to step {step} (max_steps {cfg.training.max_steps}); nothing to do")
+            return {"run_dir": str(run_dir), "steps": step, "train_loss": None, "last_checkpoint": str(resume_from),
+                    "resumed_from": str(resume_from), "caches": {}}
         truncate_metrics(metrics_path, step)
         _say(f"resuming from {resume_from}")
     elif metrics_path.exists():

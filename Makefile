@@ -17,7 +17,7 @@ export TOKENIZERS_PARALLELISM := false
 DATA_DIR ?= ../shared/benchmarks
 export NLTK_DATA ?= $(abspath ../shared/nltk_data)
 
-.PHONY: setup models browser sandbox test demo bench clean
+.PHONY: setup models browser sandbox test test-fast demo bench clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,11 @@ sandbox:
 
 test: setup models browser sandbox
 	$(PY) -m pytest -q
+
+# The fast tier: everything not marked slow (no real-model training, no browser); a
+# first signal in a few minutes. `make test` still runs everything.
+test-fast: setup models sandbox
+	$(PY) -m pytest -q -m "not slow"
 
 # The main job on the embedded default: fuse (real SmolLM2 <- real Gemma-3), evaluate every
 # checkpoint offline, diagnose WD vs GW along the run, validate the GW bounds; then open

@@ -27,8 +27,9 @@ from transformers import Trainer, TrainingArguments
 from fusion.align import align_positions, alignment_tensors
 from fusion.config import FusionConfig, LossConfig
 from fusion.data import Example, TokenizedExample
-from fusion.graphs import TopK, topk_sparsify
-from fusion.losses import aligned_wd, fusion_objective, gld_sources, response_cross_entropy, source_topk
+from fusion.graphs import TopK, kept_values
+from fusion.losses import aligned_wd, fusion_objective, gld_sources, source_topk
+from fusion.pivot_head import PivotHead, head_from_logits
 from fusion.teacher_cache import TeacherCache
 
 CHECKPOINT_PREFIX = "step-"
@@ -134,29 +135,41 @@ def fusion_terms(
 ) -> dict[str, Tensor]:
     """All loss terms of one batch from the pivot's logits (B, T, V): ``ce``,
     ``wd/<source>``, ``gld/<source>`` (batch means) and ``loss`` (the objective).
+    (The unfused path: :func:`fusion.pivot_head.head_from_logits` then :func:`head_terms`.)"""
+    head = head_from_logits(logits, batch, distill_k(loss_cfg))
+    return head_terms(head, batch, loss_cfg, source_names, source_weights)
+
+
+def distill_k(loss_cfg: LossConfig) -> int | None:
+    """The pivot top-k width the objective needs: ``loss.k``, or None when no distillation
+    term carries weight (λ = 0, or α = β = 0)."""
+    active = loss_cfg.lambda_ > 0 and (loss_cfg.alpha > 0 or loss_cfg.beta > 0)
+    return loss_cfg.k if active else None
+
+
+def head_terms(
+    head: PivotHead,
+    batch: dict[str, Any],
+    loss_cfg: LossConfig,
+    source_names: list[str],
+    source_weights: dict[str, float],
+) -> dict[str, Tensor]:
+    """All loss terms of one batch from what the pivot's head yields (:class:`PivotHead`,
+    fused or not): ``ce``, ``wd/<source>``, ``gld/<source>`` and ``loss``.
 
     Distillation terms are computed only when they carry weight (λ > 0 and α or β > 0).
     """
-    # One fp32 view of the logits serves every term (a no-op when they already are fp32).
-    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
-    terms: dict[str, Tensor] = {"ce": response_cross_entropy(logits, batch["labels"])}
+    terms: dict[str, Tensor] = {"ce": head.ce}
     wd_terms: dict[str, Tensor] = {}
     gld_terms: dict[str, Tensor] = {}
     lam, k, g = loss_cfg.lambda_, loss_cfg.k, loss_cfg.gld
-    if lam > 0 and (loss_cfg.alpha > 0 or loss_cfg.beta > 0):
-        pos, mask = batch["distill_pos"], batch["distill_mask"]
-        # Top-k over the window of positions that holds every response (a view: no
-        # (B, L, V) copy, and the prompt rows before it are skipped), then pick the rows.
-        lo = int(pos[mask].min()) if bool(mask.any()) else 0
-        hi = int(pos.max()) + 1
-        window = logits[:, lo:hi]
-
-        def at_response(topk: TopK) -> TopK:
-            where = (pos - lo).clamp(0, hi - lo - 1).unsqueeze(-1).expand(-1, -1, k)
-            return TopK(torch.gather(topk.values, 1, where), torch.gather(topk.indices, 1, where))
-
-        pivot_prob = at_response(topk_sparsify(window, k, value="prob"))
-        pivot_graph = pivot_prob if g.value == "prob" else at_response(topk_sparsify(window, k, value=g.value))
+    if distill_k(loss_cfg) is not None:
+        if head.top is None or head.lse is None:
+            raise ValueError("the distillation terms need the pivot's top-k and logsumexp")
+        mask = batch["distill_mask"]
+        top, ids = head.top
+        pivot_prob = TopK(kept_values(top, head.lse, "prob"), ids)
+        pivot_graph = pivot_prob if g.value == "prob" else TopK(kept_values(top, head.lse, g.value), ids)
         for name, t in zip(source_names, batch["teachers"]):
             if loss_cfg.alpha > 0:
                 src_prob = source_topk(t["logprobs"], t["indices"], t["lse"], "prob", k)

@@ -90,3 +90,42 @@ def head_from_hidden(
     row_of[rows] = torch.arange(rows.numel(), device=rows.device)
     idx = torch.where(mask, row_of[flat_pos].view(bsz, -1), torch.zeros_like(pos))  # padding: any kept row
     return PivotHead(ce, TopK(terms.top_logits[idx], terms.top_ids[idx]), terms.lse[idx])
+
+
+def fused_head_unsupported(model: torch.nn.Module) -> str | None:
+    """Why ``model`` (an unwrapped causal LM) cannot use the fused head, or None: the head
+    must be a bias-free ``nn.Linear`` applied to the decoder's output with nothing after it
+    (no final logit soft-capping or logit scaling)."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if not isinstance(head, torch.nn.Linear) or head.bias is not None:
+        return "its output head is not a bias-free nn.Linear"
+    if getattr(model, "base_model", model) is model:
+        return "it has no separate decoder (base_model) whose output the head projects"
+    config = getattr(model, "config", None)
+    if getattr(config, "final_logit_softcapping", None) is not None:
+        return "it soft-caps its final logits"
+    for name in ("logit_scale", "logits_scaling", "output_multiplier_scale"):
+        if getattr(config, name, 1.0) not in (None, 1, 1.0):
+            return f"it scales its logits ({name})"
+    return None
+
+
+def forward_hidden(model: torch.nn.Module, unwrapped: torch.nn.Module, **inputs: Any) -> tuple[Tensor, Tensor]:
+    """Run ``model`` (possibly DDP/accelerate-wrapped; ``unwrapped`` is the bare causal
+    LM) so that its head projects only the last position (``logits_to_keep=1``: a (B, 1, V)
+    tensor), and return the decoder's final hidden states (B, T, H) — captured by a hook
+    on ``unwrapped.base_model`` — and the head weight (V, H). Calling the wrapper's
+    forward (not the decoder directly) keeps DDP's gradient synchronisation intact."""
+    captured: list[Tensor] = []
+
+    def keep(_module: torch.nn.Module, _args: Any, output: Any) -> None:
+        captured.append(output[0] if isinstance(output, tuple) else output.last_hidden_state)
+
+    handle = unwrapped.base_model.register_forward_hook(keep)
+    try:
+        model(**inputs, logits_to_keep=1, use_cache=False)
+    finally:
+        handle.remove()
+    if len(captured) != 1:
+        raise RuntimeError(f"expected one decoder output, the hook saw {len(captured)}")
+    return captured[0], unwrapped.get_output_embeddings().weight

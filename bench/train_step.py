@@ -100,6 +100,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=5, help="timed steps per mode (modes interleaved per round)")
     p.add_argument("--gradient-checkpointing", action="store_true")
     p.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of: " + ", ".join(MODES))
+    p.add_argument("--trl-steps", type=int, default=3,
+                   help="timed rounds of the TRL mode (seconds per step: it would dominate the run)")
     p.add_argument("--chunk-rows", type=int, default=None, help="fused head rows per chunk (default: ~512 MiB fp32)")
     p.add_argument("--probe-seqs", default="", help="comma-separated sequence lengths for the fit probe")
     p.add_argument("--probe-modes", default="SFT,fused SFT+WD+GLD")
@@ -366,7 +368,7 @@ def run(args: argparse.Namespace) -> dict:
     last_terms: dict[str, dict] = {}
     for r in range(args.warmup + args.steps):  # interleaved rounds: drift hits every mode alike
         for m in modes:
-            if m in failed:
+            if m in failed or (MODES[m][0] == "trl" and r >= args.warmup + args.trl_steps):
                 continue
             if cuda:
                 torch.cuda.reset_peak_memory_stats()

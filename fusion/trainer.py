@@ -29,10 +29,19 @@ from fusion.config import FusionConfig, LossConfig
 from fusion.data import Example, TokenizedExample
 from fusion.graphs import TopK, kept_values
 from fusion.losses import aligned_wd, fusion_objective, gld_sources, source_topk
-from fusion.pivot_head import PivotHead, head_from_logits
+from fusion.pivot_head import PivotHead, forward_hidden, fused_head_unsupported, head_from_hidden, head_from_logits
 from fusion.teacher_cache import TeacherCache
 
 CHECKPOINT_PREFIX = "step-"
+
+#: ``fused_head: auto`` turns the fused head on from this many tokens per sequence (on a
+#: GPU). Measured on the H200 (bench/RESULTS.md, 1.8B shape, vocab 152k): at 2048 tokens
+#: the fused SFT step is not faster than the unfused one (0.146 vs 0.135 s median, the
+#: interquartile ranges overlap) and the peak memory is equal, so below this length auto
+#: keeps the unfused path. Above it the (B, T, V) logits and their fp32 copy grow to
+#: dominate activation memory (issue 17; Liger's fused CE wins at 8192 there) — our fused
+#: head at 8192 is not yet measured, so this threshold is provisional.
+FUSED_HEAD_AUTO_MIN_TOKENS = 4096
 
 
 class FusionDataset(torch.utils.data.Dataset):
@@ -197,8 +206,13 @@ class FusionTrainer(Trainer):
     loss_is_scaled_for_ga = False
 
     def __init__(self, *args: Any, loss_cfg: LossConfig, source_names: list[str],
-                 source_weights: dict[str, float], **kwargs: Any) -> None:
+                 source_weights: dict[str, float], fused_head: bool | str = "auto",
+                 fused_head_chunk: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if fused_head not in (True, False, "auto"):
+            raise ValueError(f"fused_head must be true, false or 'auto', got {fused_head!r}")
+        self.fused_head = fused_head
+        self.fused_head_chunk = fused_head_chunk
         # Our loss never receives num_items_in_batch: make every transformers version divide
         # it by the accumulation steps (older ones decide from this flag).
         self.model_accepts_loss_kwargs = False
@@ -211,9 +225,20 @@ class FusionTrainer(Trainer):
 
     def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:
-        """Forward the pivot and return the fusion objective (see :func:`fusion_terms`)."""
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
-        terms = fusion_terms(outputs.logits, inputs, self.loss_cfg, self.source_names, self.source_weights)
+        """Forward the pivot and return the fusion objective (see :func:`head_terms`), from
+        the fused head (hidden states only, :mod:`fusion.fused_head`) or from the logits."""
+        forward = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+        unwrapped = self.accelerator.unwrap_model(model)
+        # The fused path has no logits to return: return_outputs (evaluation) uses the other.
+        if not return_outputs and self.use_fused_head(unwrapped, inputs["input_ids"].shape[1]):
+            hidden, weight = forward_hidden(model, unwrapped, **forward)
+            head = head_from_hidden(hidden, weight, inputs, distill_k(self.loss_cfg), chunk_rows=self.fused_head_chunk,
+                                    compute_dtype=self._compute_dtype(weight))
+            terms = head_terms(head, inputs, self.loss_cfg, self.source_names, self.source_weights)
+            outputs = None
+        else:
+            outputs = model(**forward)
+            terms = fusion_terms(outputs.logits, inputs, self.loss_cfg, self.source_names, self.source_weights)
         if model.training:
             for key, value in terms.items():
                 if key != "loss":
@@ -221,6 +246,32 @@ class FusionTrainer(Trainer):
             self._term_count += 1
             self._tokens += int(inputs["attention_mask"].sum())
         return (terms["loss"], outputs) if return_outputs else terms["loss"]
+
+    def use_fused_head(self, unwrapped: Any, seq_len: int) -> bool:
+        """Whether this step uses the fused head: ``fused_head: true`` always (an
+        ineligible model or a sharded run is an error), ``false`` never, ``auto`` when the
+        model is eligible, parameters are not sharded (FSDP / DeepSpeed shard the head
+        weight), the run is on a GPU and ``seq_len >= FUSED_HEAD_AUTO_MIN_TOKENS``."""
+        setting = self.fused_head
+        if setting is False:
+            return False
+        why = fused_head_unsupported(unwrapped)
+        distributed = str(getattr(self.accelerator, "distributed_type", "NO"))
+        if why is None and ("FSDP" in distributed or "DEEPSPEED" in distributed):
+            why = f"its parameters are sharded ({distributed})"
+        if setting is True:
+            if why is not None:
+                raise ValueError(f"training.fused_head is true but the pivot cannot use it: {why}")
+            return True
+        return why is None and self.args.device.type == "cuda" and seq_len >= FUSED_HEAD_AUTO_MIN_TOKENS
+
+    def _compute_dtype(self, weight: Tensor) -> torch.dtype:
+        """The dtype the model's own head matmul would run in (the mixed-precision one)."""
+        if self.args.bf16:
+            return torch.bfloat16
+        if self.args.fp16:
+            return torch.float16
+        return weight.dtype
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Add the mean of every loss term since the previous log to training logs."""

@@ -222,10 +222,10 @@ class Peers:
         if "liger" in kinds:
             try:
                 from liger_kernel.transformers import LigerFusedLinearCrossEntropyLoss
-                import liger_kernel
+                import importlib.metadata
 
                 self.liger = LigerFusedLinearCrossEntropyLoss()
-                self.notes["liger"] = f"liger-kernel {getattr(liger_kernel, '__version__', '?')}"
+                self.notes["liger"] = f"liger-kernel {importlib.metadata.version('liger-kernel')}"
             except Exception as exc:  # noqa: BLE001 - reported, the mode is skipped
                 self.errors["liger"] = f"{type(exc).__name__}: {exc}"
         if "trl" in kinds:

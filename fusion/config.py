@@ -114,6 +114,11 @@ class TrainingConfig:
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     dataloader_num_workers: int = 0
     gradient_checkpointing: bool = False
+    # The pivot's head without materialising (B, T, V) logits (fusion.fused_head): true,
+    # false, or auto (on where eligible and the sequence is long enough that it helps; see
+    # fusion.trainer.use_fused_head). fused_head_chunk: rows per chunk (None: ~512 MiB fp32).
+    fused_head: bool | Literal["auto"] = "auto"
+    fused_head_chunk: int | None = None
 
 
 @dataclass
@@ -311,6 +316,8 @@ def _validate(cfg: FusionConfig, source: str) -> None:
     need(tr.learning_rate > 0, "training.learning_rate", f"must be > 0, got {tr.learning_rate}")
     need(tr.logging_steps >= 1, "training.logging_steps", "must be >= 1")
     need(tr.save_steps >= 1, "training.save_steps", "must be >= 1")
+    if tr.fused_head_chunk is not None:
+        need(tr.fused_head_chunk >= 1, "training.fused_head_chunk", f"must be >= 1, got {tr.fused_head_chunk}")
     if cfg.eval.limit is not None:
         need(cfg.eval.limit >= 1, "eval.limit", "must be >= 1")
     if cfg.eval.mode == "subprocess":

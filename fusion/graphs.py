@@ -95,15 +95,24 @@ def topk_sparsify(logits: Tensor, k: int, value: ValueMode = "prob") -> TopK:
     # topk keeps NaN and +inf (they compare largest), so checking the kept entries catches
     # them without another pass over the (B, L, V) logits.
     require(torch.isfinite(top_logits).all(), "logits contain NaN or infinite values")
+    lse = torch.logsumexp(logits, dim=-1) if value == "prob" else None
+    return TopK(values=kept_values(top_logits, lse, value), indices=indices.detach())
+
+
+def kept_values(top_logits: Tensor, lse: Tensor | None, value: ValueMode) -> Tensor:
+    """The §2.1 value transform of kept logits (..., k): ``prob`` — ``exp(z − lse)`` with
+    ``lse`` (...) the full-vocabulary logsumexp of the same rows; ``logit`` — ``z``;
+    ``zscore`` — ``(z − mean) / std`` over the k kept logits (``lse`` unused)."""
+    _check_choice("value", value, VALUE_MODES)
     if value == "prob":
-        values = torch.exp(top_logits - torch.logsumexp(logits, dim=-1, keepdim=True))
-    elif value == "logit":
-        values = top_logits
-    else:
-        mean = top_logits.mean(dim=-1, keepdim=True)
-        std = top_logits.std(dim=-1, keepdim=True, unbiased=False).clamp_min(1e-6)
-        values = (top_logits - mean) / std
-    return TopK(values=values, indices=indices.detach())
+        if lse is None:
+            raise ValueError("value='prob' needs the full-vocabulary logsumexp")
+        return torch.exp(top_logits - lse.unsqueeze(-1))
+    if value == "logit":
+        return top_logits
+    mean = top_logits.mean(dim=-1, keepdim=True)
+    std = top_logits.std(dim=-1, keepdim=True, unbiased=False).clamp_min(1e-6)
+    return (top_logits - mean) / std
 
 
 @dataclass

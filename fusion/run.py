@@ -159,6 +159,8 @@ def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resum
         loss_cfg=cfg.loss,
         source_names=[s.name for s in cfg.sources],
         source_weights={s.name: s.weight for s in cfg.sources},
+        fused_head=cfg.training.fused_head,
+        fused_head_chunk=cfg.training.fused_head_chunk,
     )
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     final = last_checkpoint(checkpoint_dir)

@@ -27,11 +27,21 @@ from transformers import Trainer, TrainingArguments
 from fusion.align import align_positions, alignment_tensors
 from fusion.config import FusionConfig, LossConfig
 from fusion.data import Example, TokenizedExample
-from fusion.graphs import TopK, topk_sparsify
-from fusion.losses import aligned_wd, fusion_objective, gld_sources, response_cross_entropy, source_topk
+from fusion.graphs import TopK, kept_values
+from fusion.losses import aligned_wd, fusion_objective, gld_sources, source_topk
+from fusion.pivot_head import PivotHead, forward_hidden, fused_head_unsupported, head_from_hidden, head_from_logits
 from fusion.teacher_cache import TeacherCache
 
 CHECKPOINT_PREFIX = "step-"
+
+#: ``fused_head: auto`` turns the fused head on from this many tokens per sequence (on a
+#: GPU). Measured on the H200 (bench/RESULTS.md, 1.8B shape, vocab 152k): at 2048 tokens
+#: the fused SFT step is not faster than the unfused one (0.146 vs 0.135 s median, the
+#: interquartile ranges overlap) and the peak memory is equal, so below this length auto
+#: keeps the unfused path. Above it the (B, T, V) logits and their fp32 copy grow to
+#: dominate activation memory (issue 17; Liger's fused CE wins at 8192 there) — our fused
+#: head at 8192 is not yet measured, so this threshold is provisional.
+FUSED_HEAD_AUTO_MIN_TOKENS = 4096
 
 
 class FusionDataset(torch.utils.data.Dataset):
@@ -134,29 +144,41 @@ def fusion_terms(
 ) -> dict[str, Tensor]:
     """All loss terms of one batch from the pivot's logits (B, T, V): ``ce``,
     ``wd/<source>``, ``gld/<source>`` (batch means) and ``loss`` (the objective).
+    (The unfused path: :func:`fusion.pivot_head.head_from_logits` then :func:`head_terms`.)"""
+    head = head_from_logits(logits, batch, distill_k(loss_cfg))
+    return head_terms(head, batch, loss_cfg, source_names, source_weights)
+
+
+def distill_k(loss_cfg: LossConfig) -> int | None:
+    """The pivot top-k width the objective needs: ``loss.k``, or None when no distillation
+    term carries weight (λ = 0, or α = β = 0)."""
+    active = loss_cfg.lambda_ > 0 and (loss_cfg.alpha > 0 or loss_cfg.beta > 0)
+    return loss_cfg.k if active else None
+
+
+def head_terms(
+    head: PivotHead,
+    batch: dict[str, Any],
+    loss_cfg: LossConfig,
+    source_names: list[str],
+    source_weights: dict[str, float],
+) -> dict[str, Tensor]:
+    """All loss terms of one batch from what the pivot's head yields (:class:`PivotHead`,
+    fused or not): ``ce``, ``wd/<source>``, ``gld/<source>`` and ``loss``.
 
     Distillation terms are computed only when they carry weight (λ > 0 and α or β > 0).
     """
-    # One fp32 view of the logits serves every term (a no-op when they already are fp32).
-    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
-    terms: dict[str, Tensor] = {"ce": response_cross_entropy(logits, batch["labels"])}
+    terms: dict[str, Tensor] = {"ce": head.ce}
     wd_terms: dict[str, Tensor] = {}
     gld_terms: dict[str, Tensor] = {}
     lam, k, g = loss_cfg.lambda_, loss_cfg.k, loss_cfg.gld
-    if lam > 0 and (loss_cfg.alpha > 0 or loss_cfg.beta > 0):
-        pos, mask = batch["distill_pos"], batch["distill_mask"]
-        # Top-k over the window of positions that holds every response (a view: no
-        # (B, L, V) copy, and the prompt rows before it are skipped), then pick the rows.
-        lo = int(pos[mask].min()) if bool(mask.any()) else 0
-        hi = int(pos.max()) + 1
-        window = logits[:, lo:hi]
-
-        def at_response(topk: TopK) -> TopK:
-            where = (pos - lo).clamp(0, hi - lo - 1).unsqueeze(-1).expand(-1, -1, k)
-            return TopK(torch.gather(topk.values, 1, where), torch.gather(topk.indices, 1, where))
-
-        pivot_prob = at_response(topk_sparsify(window, k, value="prob"))
-        pivot_graph = pivot_prob if g.value == "prob" else at_response(topk_sparsify(window, k, value=g.value))
+    if distill_k(loss_cfg) is not None:
+        if head.top is None or head.lse is None:
+            raise ValueError("the distillation terms need the pivot's top-k and logsumexp")
+        mask = batch["distill_mask"]
+        top, ids = head.top
+        pivot_prob = TopK(kept_values(top, head.lse, "prob"), ids)
+        pivot_graph = pivot_prob if g.value == "prob" else TopK(kept_values(top, head.lse, g.value), ids)
         for name, t in zip(source_names, batch["teachers"]):
             if loss_cfg.alpha > 0:
                 src_prob = source_topk(t["logprobs"], t["indices"], t["lse"], "prob", k)
@@ -184,8 +206,13 @@ class FusionTrainer(Trainer):
     loss_is_scaled_for_ga = False
 
     def __init__(self, *args: Any, loss_cfg: LossConfig, source_names: list[str],
-                 source_weights: dict[str, float], **kwargs: Any) -> None:
+                 source_weights: dict[str, float], fused_head: bool | str = "auto",
+                 fused_head_chunk: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if fused_head not in (True, False, "auto"):
+            raise ValueError(f"fused_head must be true, false or 'auto', got {fused_head!r}")
+        self.fused_head = fused_head
+        self.fused_head_chunk = fused_head_chunk
         # Our loss never receives num_items_in_batch: make every transformers version divide
         # it by the accumulation steps (older ones decide from this flag).
         self.model_accepts_loss_kwargs = False
@@ -198,9 +225,20 @@ class FusionTrainer(Trainer):
 
     def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:
-        """Forward the pivot and return the fusion objective (see :func:`fusion_terms`)."""
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
-        terms = fusion_terms(outputs.logits, inputs, self.loss_cfg, self.source_names, self.source_weights)
+        """Forward the pivot and return the fusion objective (see :func:`head_terms`), from
+        the fused head (hidden states only, :mod:`fusion.fused_head`) or from the logits."""
+        forward = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+        unwrapped = self.accelerator.unwrap_model(model)
+        # The fused path has no logits to return: return_outputs (evaluation) uses the other.
+        if not return_outputs and self.use_fused_head(unwrapped, inputs["input_ids"].shape[1]):
+            hidden, weight = forward_hidden(model, unwrapped, **forward)
+            head = head_from_hidden(hidden, weight, inputs, distill_k(self.loss_cfg), chunk_rows=self.fused_head_chunk,
+                                    compute_dtype=self._compute_dtype(weight))
+            terms = head_terms(head, inputs, self.loss_cfg, self.source_names, self.source_weights)
+            outputs = None
+        else:
+            outputs = model(**forward)
+            terms = fusion_terms(outputs.logits, inputs, self.loss_cfg, self.source_names, self.source_weights)
         if model.training:
             for key, value in terms.items():
                 if key != "loss":
@@ -208,6 +246,32 @@ class FusionTrainer(Trainer):
             self._term_count += 1
             self._tokens += int(inputs["attention_mask"].sum())
         return (terms["loss"], outputs) if return_outputs else terms["loss"]
+
+    def use_fused_head(self, unwrapped: Any, seq_len: int) -> bool:
+        """Whether this step uses the fused head: ``fused_head: true`` always (an
+        ineligible model or a sharded run is an error), ``false`` never, ``auto`` when the
+        model is eligible, parameters are not sharded (FSDP / DeepSpeed shard the head
+        weight), the run is on a GPU and ``seq_len >= FUSED_HEAD_AUTO_MIN_TOKENS``."""
+        setting = self.fused_head
+        if setting is False:
+            return False
+        why = fused_head_unsupported(unwrapped)
+        distributed = str(getattr(self.accelerator, "distributed_type", "NO"))
+        if why is None and ("FSDP" in distributed or "DEEPSPEED" in distributed):
+            why = f"its parameters are sharded ({distributed})"
+        if setting is True:
+            if why is not None:
+                raise ValueError(f"training.fused_head is true but the pivot cannot use it: {why}")
+            return True
+        return why is None and self.args.device.type == "cuda" and seq_len >= FUSED_HEAD_AUTO_MIN_TOKENS
+
+    def _compute_dtype(self, weight: Tensor) -> torch.dtype:
+        """The dtype the model's own head matmul would run in (the mixed-precision one)."""
+        if self.args.bf16:
+            return torch.bfloat16
+        if self.args.fp16:
+            return torch.float16
+        return weight.dtype
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Add the mean of every loss term since the previous log to training logs."""

@@ -127,3 +127,25 @@ def test_tokenize_example_loss_only_on_response() -> None:
             ex.response.replace(" ", "")
         assert t.has_eos and t.input_ids[-1] == tok.eos_token_id
         assert t.distill_positions()[0] == t.prompt_len - 1
+
+
+def test_fused_head_options_are_validated(tmp_path) -> None:
+    import yaml as _yaml
+
+    from fusion.config import ConfigError, load_config as _load
+
+    base = _yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml").read_text())
+    for value, ok in (("auto", True), (True, True), (False, True), ("yes", False), (1, False)):
+        base["training"]["fused_head"] = value
+        path = tmp_path / "c.yaml"
+        path.write_text(_yaml.safe_dump(base))
+        if ok:
+            assert _load(path).training.fused_head == value
+        else:
+            with pytest.raises(ConfigError, match="training.fused_head"):
+                _load(path)
+    base["training"]["fused_head"] = "auto"
+    base["training"]["fused_head_chunk"] = 0
+    path.write_text(_yaml.safe_dump(base))
+    with pytest.raises(ConfigError, match="training.fused_head_chunk: must be >= 1"):
+        _load(path)

@@ -138,3 +138,19 @@ def test_resume_after_sigkill_reproduces_losses(work: Path, reference_run) -> No
     for r in got:
         for key in ("loss", "ce", "wd/gemma", "gld/gemma"):
             assert r[key] == pytest.approx(ref[r["step"]][key], rel=RESUME_RTOL, abs=1e-12), (r["step"], key)
+
+
+def test_fused_head_run_reproduces_the_unfused_losses(work: Path, reference_run) -> None:
+    """``training.fused_head: true`` (hidden states only, chunked head with odd chunks)
+    logs the same per-step terms as the reference run, whose ``auto`` is unfused on CPU."""
+    from fusion.run import run_fusion
+
+    cfg = load_config(_config(work, "fused", fused_head=True, fused_head_chunk=7))
+    run_fusion(cfg)
+    ref_dir, _ = reference_run
+    want = [m for m in _metrics(ref_dir) if "loss" in m and "ce" in m]
+    got = [m for m in _metrics(Path(cfg.output_dir)) if "loss" in m and "ce" in m]
+    assert len(got) == len(want) == STEPS
+    for g, w in zip(got, want):
+        for key in ("loss", "ce", "wd/gemma", "gld/gemma"):
+            assert g[key] == pytest.approx(w[key], rel=1e-4, abs=1e-6), (key, g["step"] if "step" in g else None)

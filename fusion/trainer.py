@@ -25,13 +25,12 @@ from torch import Tensor
 from transformers import Trainer, TrainingArguments
 
 from fusion.align import align_positions, alignment_tensors
+from fusion.checkpoints import CHECKPOINT_PREFIX, last_complete_checkpoint, write_complete_marker
 from fusion.config import FusionConfig, LossConfig
 from fusion.data import Example, TokenizedExample
 from fusion.graphs import TopK, topk_sparsify
 from fusion.losses import aligned_wd, fusion_objective, gld_sources, response_cross_entropy, source_topk
 from fusion.teacher_cache import TeacherCache
-
-CHECKPOINT_PREFIX = "step-"
 
 
 class FusionDataset(torch.utils.data.Dataset):
@@ -229,7 +228,8 @@ class FusionTrainer(Trainer):
         super().log(logs, start_time)
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
-        """Save as the Trainer does, then name the folder ``step-N`` (DESIGN §3)."""
+        """Save as the Trainer does, name the folder ``step-N`` (DESIGN §3), then write the
+        complete marker last (:mod:`fusion.checkpoints`)."""
         super()._save_checkpoint(model, trial)
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
@@ -238,22 +238,14 @@ class FusionTrainer(Trainer):
             if dst.exists():
                 shutil.rmtree(dst)
             os.replace(src, dst)
+            write_complete_marker(dst, self.state.global_step)
         self.accelerator.wait_for_everyone()
 
 
 def last_checkpoint(checkpoint_dir: str | Path) -> Path | None:
-    """The complete ``step-N`` checkpoint with the largest N (complete: it has the
-    Trainer state, which is written last), or None."""
-    best: tuple[int, Path] | None = None
-    directory = Path(checkpoint_dir)
-    if not directory.is_dir():
-        return None
-    for path in directory.glob(f"{CHECKPOINT_PREFIX}*"):
-        suffix = path.name[len(CHECKPOINT_PREFIX):]
-        if suffix.isdigit() and (path / "trainer_state.json").is_file():
-            if best is None or int(suffix) > best[0]:
-                best = (int(suffix), path)
-    return None if best is None else best[1]
+    """The complete ``step-N`` checkpoint (:func:`fusion.checkpoints.is_complete_checkpoint`)
+    with the largest N, or None."""
+    return last_complete_checkpoint(checkpoint_dir)
 
 
 def training_arguments(cfg: FusionConfig, checkpoint_dir: Path) -> TrainingArguments:

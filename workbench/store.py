@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from fusion.checkpoints import complete_checkpoints
+
 DB_NAME = "workbench.db"
 
 SCHEMA = """
@@ -139,13 +141,9 @@ class Store:
                 (run_id, str(run_dir.resolve()), json.dumps(config, default=str), time.time()),
             )
             db.execute("DELETE FROM checkpoints WHERE run_id = ?", (run_id,))
-            for ckpt in sorted((run_dir / "checkpoints").glob("*")) if (run_dir / "checkpoints").is_dir() else []:
-                if ckpt.is_dir():
-                    digits = "".join(ch for ch in ckpt.name.split("-")[-1] if ch.isdigit())
-                    db.execute(
-                        "INSERT OR REPLACE INTO checkpoints VALUES (?,?,?,?)",
-                        (run_id, ckpt.name, int(digits) if digits else None, str(ckpt.resolve())),
-                    )
+            for step, ckpt in complete_checkpoints(run_dir / "checkpoints"):  # never a half-written one
+                db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?,?,?,?)",
+                           (run_id, ckpt.name, step, str(ckpt.resolve())))
             db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
             metrics = run_dir / "metrics.jsonl"
             if metrics.is_file():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ from typing import Any
 import torch
 
 from fusion.callbacks import AutoEvalCallback, MetricsJsonlCallback, truncate_metrics
-from fusion.config import FusionConfig, SourceConfig, save_config
+from fusion.checkpoints import checkpoint_step, verify_checkpoint
+from fusion.config import FusionConfig, SourceConfig
+from fusion.resume_config import ConfigRecorder, check_resume_config, record_config
 from fusion.data import Example, load_examples, tokenize_example
 from fusion.demo_data import write_demo_data
 from fusion.teacher_cache import TeacherCache, build_cache, cache_meta
@@ -104,10 +107,13 @@ def _dtype(name: str) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
 
 
-def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resume: bool = True) -> dict[str, Any]:
+def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resume: bool = True,
+               allow_config_change: bool = False) -> dict[str, Any]:
     """Train the pivot of ``cfg``; returns a summary (run dir, steps, last checkpoint,
     cache reports). With ``resume`` a run directory holding checkpoints continues from
-    the latest complete one, and ``metrics.jsonl`` lines after it are dropped."""
+    the latest complete one (:mod:`fusion.checkpoints`, verified file by file first), and
+    ``metrics.jsonl`` lines after it are dropped. A resume with a config other than the
+    run's is refused unless ``allow_config_change`` (:mod:`fusion.resume_config`)."""
     from fusion.models import load_model_and_tokenizer
     from fusion.trainer import (FusionCollator, FusionDataset, FusionTrainer, last_checkpoint,
                                 training_arguments)
@@ -118,15 +124,31 @@ def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resum
     resume_from = last_checkpoint(checkpoint_dir) if resume else None
     if not resume and checkpoint_dir.is_dir() and any(checkpoint_dir.iterdir()):
         raise ValueError(f"{checkpoint_dir} already holds checkpoints; resume, or choose a new --output-dir")
+    if resume and resume_from is None:
+        unmarked = sorted(p for p in checkpoint_dir.glob("step-*") if p.is_dir()) if checkpoint_dir.is_dir() else []
+        if unmarked:  # never silently trained over: it may be the only copy of a run's progress
+            raise ValueError(f"{unmarked[-1]}: incomplete checkpoint (no checkpoint_complete.json: its save was cut "
+                             "short, or an older workbench wrote it) and no complete one to resume from; move "
+                             f"{checkpoint_dir} away to start this run afresh")
     metrics_path = run_dir / "metrics.jsonl"
+    changes: list[str] = []
+    resumed_step = None
     if resume_from is not None:
-        step = int(resume_from.name.split("-")[-1])
-        truncate_metrics(metrics_path, step)
-        _say(f"resuming from {resume_from}")
+        # Everything that can refuse the resume runs before anything is changed on disk.
+        changes = check_resume_config(run_dir, cfg, allow_config_change)
+        verify_checkpoint(resume_from)
+        resumed_step = checkpoint_step(resume_from)
+        truncate_metrics(metrics_path, resumed_step)
+        _say(f"resuming from {resume_from}" + (f" with config changes: {'; '.join(changes)}" if changes else ""))
     elif metrics_path.exists():
         metrics_path.unlink()
-    if int(os.environ.get("RANK", "0")) == 0:
-        save_config(cfg, run_dir / "config.yaml")
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    if rank0 and resume_from is None:
+        record_config(run_dir, cfg, None, [])
+    # The Trainer's own temp folders (checkpoint-N) of a save cut short: never complete.
+    for stale in sorted(checkpoint_dir.glob("checkpoint-*")) if rank0 and checkpoint_dir.is_dir() else []:
+        _say(f"removing {stale}: a save that was interrupted (no complete marker)")
+        shutil.rmtree(stale, ignore_errors=True)
 
     examples = prepare_data(cfg)
     reports = ensure_teacher_caches(cfg, examples)
@@ -148,7 +170,8 @@ def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resum
         train_dataset=dataset,
         data_collator=FusionCollator(pad_token_id=pad),
         processing_class=tokenizer,
-        callbacks=[MetricsJsonlCallback(metrics_path),
+        callbacks=[*([ConfigRecorder(run_dir, cfg, resumed_step, changes)] if resume_from is not None else []),
+                   MetricsJsonlCallback(metrics_path),
                    AutoEvalCallback(run_dir, cfg.eval.mode, checkpoint_dir, cfg.eval.benchmarks,
                                     cfg.eval.limit, cfg.eval.data_dir)],
         loss_cfg=cfg.loss,

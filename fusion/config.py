@@ -180,7 +180,9 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Fu
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     for dotted, value in (overrides or {}).items():
         _set_dotted(raw, dotted, value)
-    return config_from_dict(raw, source=str(path))
+    cfg = config_from_dict(raw, source=str(path))
+    cfg.source_file = str(path)  # type: ignore[attr-defined]  # for later errors; not a setting
+    return cfg
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -20,7 +20,7 @@ from fusion.config import FusionConfig, SourceConfig
 from fusion.resume_config import ConfigRecorder, check_resume_config, record_config
 from fusion.data import Example, load_examples, tokenize_example
 from fusion.demo_data import write_demo_data
-from fusion.teacher_cache import TeacherCache, build_cache, cache_meta
+from fusion.teacher_cache import TeacherCache, build_cache, cache_meta, example_keys
 
 
 def _say(message: str) -> None:
@@ -33,6 +33,11 @@ def _world_size() -> int:
 
 def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def config_file(cfg: FusionConfig) -> str:
+    """The file ``cfg`` was read from (for error messages), or ``<config>``."""
+    return str(getattr(cfg, "source_file", "<config>"))
 
 
 def prepare_data(cfg: FusionConfig) -> list[Example]:
@@ -49,31 +54,61 @@ def _meta(cfg: FusionConfig, source: SourceConfig, vocab_size: int = 0) -> dict[
                       cfg.data.max_prompt_tokens, cfg.data.max_response_tokens)
 
 
-def open_cache(cfg: FusionConfig, source: SourceConfig) -> TeacherCache:
-    """Open an existing source cache, checking it was built with this config's settings."""
+def open_cache(cfg: FusionConfig, source: SourceConfig, keys: dict[str, str] | None = None) -> TeacherCache:
+    """Open an existing source cache, checking it was built with this config's settings;
+    with ``keys`` (:func:`source_keys`) entries of changed examples count as missing."""
     directory = cfg.source_cache_dir(source)
     if not (directory / "meta.json").is_file():
         raise FileNotFoundError(f"no teacher cache for source {source.name!r} at {directory} "
                                 "(run `workbench cache-teachers --config ...`)")
     meta = _meta(cfg, source)
     meta.pop("vocab_size")  # not a setting: known only once the model is loaded
-    return TeacherCache(directory, meta)  # raises if the cache was built with other settings
+    cache = TeacherCache(directory, meta)  # raises if the cache was built with other settings
+    if keys is not None:
+        cache.expect(keys)
+    return cache
 
 
-def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example]) -> dict[str, dict[str, float]]:
-    """Cache every source's top-k on every example not cached yet (resumable); returns the
-    per-source size report (bytes per token vs full logits)."""
+def source_keys(source: SourceConfig, examples: list[Example]) -> dict[str, str]:
+    """The cache key (rendered prompt + response hash) of every example for ``source``
+    (loads only its tokenizer)."""
+    from fusion.models import ChatTemplateError, _load_tokenizer, resolve_model
+
+    tokenizer = _load_tokenizer(resolve_model(source.model))
+    try:
+        return example_keys(tokenizer, examples, source.chat_template)
+    except ChatTemplateError as exc:
+        raise ValueError(f"{template_key(source.name)}: {exc}") from None
+
+
+def template_key(source_name: str | None) -> str:
+    """How an error names a model's chat template: the config key (``sources[<name>]`` or
+    ``pivot``), the config file in front (:func:`config_file`) where the caller adds it."""
+    return f"sources[{source_name}].chat_template" if source_name else "pivot.chat_template"
+
+
+def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example],
+                          keys_out: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, float]]:
+    """Cache every source's top-k on every example not cached yet, or cached from another
+    prompt or response (resumable); returns the per-source size report (bytes per token vs
+    full logits). ``keys_out`` receives each source's example keys."""
     from fusion.models import load_model_and_tokenizer
 
     reports = {}
     ids = [e.id for e in examples]
     for source in cfg.sources:
         directory = cfg.source_cache_dir(source)
+        try:
+            keys = source_keys(source, examples)
+        except ValueError as exc:
+            raise ValueError(f"{config_file(cfg)}: {exc}") from None
+        if keys_out is not None:
+            keys_out[source.name] = keys
+        cache = None
+        todo = ids
         if (directory / "meta.json").is_file():
-            cache = open_cache(cfg, source)
+            cache = open_cache(cfg, source, keys)
             todo = cache.missing(ids)
-        else:
-            cache, todo = None, ids
         if todo:
             if _world_size() > 1:
                 raise ValueError(f"teacher cache of {source.name!r} is incomplete; build it first with "
@@ -82,6 +117,9 @@ def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example]) -> dict[st
             model, tokenizer = load_model_and_tokenizer(source.model, dtype=_dtype(cfg.cache.dtype), device=_device())
             refuse_unsafe_cache_dtype(cfg.cache.dtype, model, source.name)
             vocab = int(model.get_output_embeddings().weight.shape[0])
+            if cfg.cache.k > vocab:  # before meta.json exists: a corrected rerun is not blocked
+                raise ValueError(f"{config_file(cfg)}: cache.k: {cfg.cache.k} is larger than the vocabulary of source "
+                                 f"{source.name!r} ({vocab} tokens)")
             cache = TeacherCache(directory, _meta(cfg, source, vocab))
             build_cache(cache, model, tokenizer, examples, template=source.chat_template,
                         batch_size=cfg.cache.batch_size, shard_size=cfg.cache.shard_size,
@@ -151,16 +189,26 @@ def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resum
         shutil.rmtree(stale, ignore_errors=True)
 
     examples = prepare_data(cfg)
-    reports = ensure_teacher_caches(cfg, examples)
-    caches = {s.name: open_cache(cfg, s) for s in cfg.sources}
+    keys: dict[str, dict[str, str]] = {}
+    reports = ensure_teacher_caches(cfg, examples, keys)
+    caches = {s.name: open_cache(cfg, s, keys[s.name]) for s in cfg.sources}
 
     model, tokenizer = load_model_and_tokenizer(cfg.pivot.model, dtype=torch.float32, device="cpu")
-    tokenized = [
-        tokenize_example(tokenizer, e, template=cfg.pivot.chat_template,
-                         max_prompt_tokens=cfg.data.max_prompt_tokens,
-                         max_response_tokens=cfg.data.max_response_tokens)
-        for e in examples
-    ]
+    pivot_vocab = int(model.get_output_embeddings().weight.shape[0])
+    if cfg.loss.k > pivot_vocab:
+        raise ValueError(f"{config_file(cfg)}: loss.k: {cfg.loss.k} is larger than the pivot's vocabulary "
+                         f"({pivot_vocab} tokens)")
+    from fusion.models import ChatTemplateError
+
+    try:
+        tokenized = [
+            tokenize_example(tokenizer, e, template=cfg.pivot.chat_template,
+                             max_prompt_tokens=cfg.data.max_prompt_tokens,
+                             max_response_tokens=cfg.data.max_response_tokens)
+            for e in examples
+        ]
+    except ChatTemplateError as exc:
+        raise ValueError(f"{config_file(cfg)}: {template_key(None)}: {exc}") from None
     dataset = FusionDataset(examples, tokenized, caches, cfg.loss.alignment)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     model.train()

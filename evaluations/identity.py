@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evaluations.fs import names_file
 from fusion.checkpoints import COMPLETE_MARKER, WEIGHT_SUFFIXES, verify_checkpoint, weights_digest
 from fusion.integrity import sha256_file
 
@@ -76,5 +77,6 @@ def record_identity(folder: Path, identity: dict[str, Any]) -> None:
     """Write ``folder/.model.json`` (atomically)."""
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f"{IDENTITY_FILE}.tmp"
-    tmp.write_text(json.dumps(identity, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    with names_file(tmp):
+        tmp.write_text(json.dumps(identity, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(folder / IDENTITY_FILE)

@@ -22,6 +22,7 @@ from evaluations import registry
 from evaluations.base import Benchmark, PromptStyle, ScoredSample
 from evaluations.jsonl import jsonl_records
 from evaluations.fingerprint import bench_scorer_hash, generation_hash, prompts_hash
+from evaluations.fs import names_file
 from evaluations.identity import model_identity, output_label, record_identity
 from evaluations.output_lock import output_lock
 from evaluations.resume import plan_resume
@@ -95,7 +96,8 @@ def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
                 "use another --out or delete that folder"
             )
     out_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config, indent=2, sort_keys=True, default=str), encoding="utf-8")
+    with names_file(path):
+        path.write_text(json.dumps(config, indent=2, sort_keys=True, default=str), encoding="utf-8")
 
 
 def evaluate_benchmark(
@@ -163,7 +165,8 @@ def evaluate_benchmark(
     write_results(out_dir / RESULTS_FILE, results)
     # How this pass got each sample: returned and kept beside results.json, not in it, so
     # a resumed evaluation ends with the same results.json as an uninterrupted one.
-    (out_dir / RESUME_FILE).write_text(json.dumps(plan.counts()) + "\n", encoding="utf-8")
+    with names_file(out_dir / RESUME_FILE):
+        (out_dir / RESUME_FILE).write_text(json.dumps(plan.counts()) + "\n", encoding="utf-8")
     return {**results, "resume": plan.counts()}
 
 

@@ -66,6 +66,7 @@ def open_cache(cfg: FusionConfig, source: SourceConfig, keys: dict[str, str] | N
     cache = TeacherCache(directory, meta)  # raises if the cache was built with other settings
     if keys is not None:
         cache.expect(keys)
+        cache.verify_all()  # every shard against its checksum before anything reads it
     return cache
 
 

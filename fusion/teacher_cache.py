@@ -243,6 +243,11 @@ class TeacherCache:
             raise ValueError(f"{path}: teacher-cache shard corrupted (size or sha256 differs from "
                              f"{self.dir / 'shards.json'}); delete the cache folder {self.dir} to rebuild it")
 
+    def verify_all(self) -> None:
+        """:meth:`verify_shard` for every shard the index refers to (before training)."""
+        for name in sorted({v["shard"] for v in self.index.values()}):
+            self.verify_shard(name)
+
     def size_report(self) -> dict[str, float]:
         """Bytes on disk per cached response token vs storing the full fp16 logits."""
         tokens = sum(int(v["length"]) for v in self.index.values())

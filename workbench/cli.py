@@ -40,8 +40,18 @@ def main(argv: list[str] | None = None) -> int:
         # User errors (bad input, missing or damaged files), the file system refusing a
         # write (full disk, read-only folder) and a missing or broken code sandbox
         # (bubblewrap) get one clear line naming the file, not a traceback.
+        _close_progress_bars()  # the error line starts a line of its own
         print(f"workbench {args.command}: error: {error_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _close_progress_bars() -> None:
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
 
 
 def error_line(exc: BaseException) -> str:

@@ -67,9 +67,9 @@ def tiny_config(tmp: Path, base: Path | None = None, **edits: dict) -> Path:
                 shutil.copytree(src, dst)
             elif src.is_file() and not dst.exists():
                 shutil.copy2(src, dst)
-        saved = tmp / "run" / "config.yaml"
-        if saved.is_file():  # the copy is the same run, moved: its paths move with it
-            saved.write_text(saved.read_text().replace(str(base), str(tmp)))
+        for saved in (tmp / "run" / "config.yaml", tmp / "run" / "eval_queue.jsonl"):
+            if saved.is_file():  # the copy is the same run, moved: its paths move with it
+                saved.write_text(saved.read_text().replace(str(base), str(tmp)))
     path = tmp / "tiny.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path

@@ -26,3 +26,14 @@ def test_bad_input_is_one_line_naming_the_file(case, base: Path, tmp_path: Path)
     assert len(lines) == 1 and "Traceback" not in stderr, stderr[-3000:]
     for name in case.names(tmp_path):
         assert name in lines[0], (name, lines[0])
+
+
+def test_k_above_vocabulary_leaves_nothing_that_blocks_the_corrected_rerun(tmp_path: Path) -> None:
+    from _bad_inputs import tiny_config
+
+    bad = tiny_config(tmp_path, None, cache={"k": 300000})
+    code, err = run_cli(["cache-teachers", "--config", str(bad)])
+    assert code == 2 and "cache.k: 300000" in err
+    assert not (tmp_path / "cache" / "gemma" / "meta.json").exists()
+    code, err = run_cli(["cache-teachers", "--config", str(tiny_config(tmp_path, None, cache={"k": 10}))])
+    assert code == 0, err[-2000:]

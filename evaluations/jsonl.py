@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,27 @@ class JsonlError(ValueError):
         self.problem = problem
 
 
+def decode_utf8(path: str | Path, data: bytes) -> str:
+    """``data`` (the bytes of ``path``) as UTF-8 text; a ``ValueError`` naming
+    ``file:line`` and the offending byte otherwise."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
 def read_text(path: str | Path) -> str:
-    """Text of ``path``, gunzipped when its name ends in ``.gz``."""
+    """Text of ``path`` (UTF-8), gunzipped when its name ends in ``.gz``; undecodable or
+    damaged content raises ``ValueError`` naming the file (and line)."""
     path = Path(path)
+    data = path.read_bytes()
     if path.name.endswith(".gz"):
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            return handle.read()
-    return path.read_text(encoding="utf-8")
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{path}: not a readable gzip file ({exc})") from None
+    return decode_utf8(path, data)
 
 
 def jsonl_records(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluations.base import ROBUST_FILTER, ScoredSample
+from evaluations.fs import names_file
 from evaluations.jsonl import jsonl_records
 
 SAMPLES_FILE = "samples.jsonl"
@@ -57,7 +58,7 @@ def rewrite_samples(path: Path, samples: list[ScoredSample]) -> None:
     """Replace ``path`` by exactly ``samples``, atomically (temp file + rename)."""
     path = Path(path)
     tmp = path.with_suffix(".jsonl.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with names_file(tmp), open(tmp, "w", encoding="utf-8") as fh:
         for sample in samples:
             fh.write(json.dumps(sample_to_dict(sample), ensure_ascii=False, default=str) + "\n")
         fh.flush()
@@ -71,7 +72,7 @@ def append_samples(path: Path, samples: list[ScoredSample]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         _repair_tail(path)
-    with open(path, "a", encoding="utf-8") as fh:
+    with names_file(path), open(path, "a", encoding="utf-8") as fh:
         for sample in samples:
             fh.write(json.dumps(sample_to_dict(sample), ensure_ascii=False, default=str) + "\n")
         fh.flush()
@@ -176,7 +177,8 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_json_safe(results), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    with names_file(tmp):
+        tmp.write_text(json.dumps(_json_safe(results), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 

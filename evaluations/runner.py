@@ -22,7 +22,12 @@ from evaluations import registry
 from evaluations.base import Benchmark, PromptStyle, ScoredSample
 from evaluations.jsonl import jsonl_records
 from evaluations.fingerprint import bench_scorer_hash, generation_hash, prompts_hash
+from evaluations.fs import names_file
+from evaluations.identity import model_identity, output_label, record_identity
+from evaluations.output_lock import output_lock
 from evaluations.resume import plan_resume
+from fusion.checkpoints import complete_checkpoints, is_complete_checkpoint
+from fusion.integrity import verify_tree
 from evaluations.subsets import DEFAULT_SEED, LimitMode, select_docs, subset_record
 from evaluations.results import (
     RESULTS_FILE,
@@ -91,7 +96,8 @@ def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
                 "use another --out or delete that folder"
             )
     out_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config, indent=2, sort_keys=True, default=str), encoding="utf-8")
+    with names_file(path):
+        path.write_text(json.dumps(config, indent=2, sort_keys=True, default=str), encoding="utf-8")
 
 
 def evaluate_benchmark(
@@ -159,7 +165,8 @@ def evaluate_benchmark(
     write_results(out_dir / RESULTS_FILE, results)
     # How this pass got each sample: returned and kept beside results.json, not in it, so
     # a resumed evaluation ends with the same results.json as an uninterrupted one.
-    (out_dir / RESUME_FILE).write_text(json.dumps(plan.counts()) + "\n", encoding="utf-8")
+    with names_file(out_dir / RESUME_FILE):
+        (out_dir / RESUME_FILE).write_text(json.dumps(plan.counts()) + "\n", encoding="utf-8")
     return {**results, "resume": plan.counts()}
 
 
@@ -196,6 +203,7 @@ def evaluate_model(
     deterministic: bool = False,
     limit_mode: LimitMode = "stratified",
     seed: int = DEFAULT_SEED,
+    lock_timeout: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate ``model`` (a spec for ``fusion.models.resolve_model``) on ``benchmarks``.
 
@@ -204,11 +212,37 @@ def evaluate_model(
     ``limit_mode="stratified"`` (across subtasks, ``seed``) or ``"first"`` (see
     :mod:`evaluations.subsets`). ``deterministic`` selects deterministic GPU
     kernels (see ``lm_eval_engine.use_deterministic_kernels``). Returns ``{benchmark: results}``.
+
+    The model folder under ``out`` is chosen by identity (:mod:`evaluations.identity`),
+    and ``out`` is locked for the whole evaluation (:mod:`evaluations.output_lock`: a
+    second evaluation waits, or refuses after ``lock_timeout`` seconds).
     """
     benches = [registry.get(name) for name in benchmarks]
+    for b in benches:  # benchmark files against SHA256SUMS, when the data folder has one
+        verify_benchmark_data(b, Path(data_dir))
     # fail fast on bad data
     all_docs = {b.name: select_docs(b, Path(data_dir), limit, limit_mode, seed) for b in benches}
-    root = Path(out) / (label or model_label(model))
+    identity = model_identity(model)  # a checkpoint is verified against its marker here
+    with output_lock(out, lock_timeout):
+        root = Path(out) / output_label(Path(out), label or model_label(model), identity)
+        record_identity(root, identity)
+        return _evaluate_model_locked(model, benches, all_docs, data_dir, root, identity, limit, style, backend,
+                                      batch_size, max_gen_toks, chunk_size, on_result, engine, deterministic,
+                                      limit_mode, seed)
+
+
+def verify_benchmark_data(bench: Benchmark, data_dir: Path) -> int:
+    """Verify ``bench``'s files against ``data_dir/SHA256SUMS`` when it exists
+    (:func:`fusion.integrity.verify_tree`); returns how many files were checked."""
+    return verify_tree(data_dir, bench.data_subdir or None)
+
+
+def _evaluate_model_locked(
+    model: str, benches: list[Benchmark], all_docs: dict[str, list[dict[str, Any]]], data_dir: Path, root: Path,
+    identity: dict[str, Any], limit: int | None, style: PromptStyle, backend: str, batch_size: int,
+    max_gen_toks: int | None, chunk_size: int, on_result: OnResult | None, engine: Any, deterministic: bool,
+    limit_mode: LimitMode, seed: int,
+) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     lazy = _LazyEngine(engine, lambda: _load_engine(model, backend, batch_size, max_gen_toks, deterministic))
     for bench in benches:
@@ -228,6 +262,7 @@ def evaluate_model(
             "seed": seed,
             "max_gen_toks": max_gen_toks,
             "deterministic": deterministic,
+            "model_identity": identity,
         }
         # What an output depends on (batch size and limit do not enter: a resume may change them).
         key = generation_hash({"model": model, "backend": backend, "deterministic": deterministic,
@@ -263,6 +298,10 @@ def read_predictions(path: Path) -> list[tuple[int, dict[str, Any]]]:
         missing = [k for k in ("benchmark", "doc_id", "output") if k not in row]
         if missing:
             raise ValueError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}; expected {{benchmark, doc_id, output}}")
+        if not isinstance(row["benchmark"], str):
+            raise ValueError(f"{path}:{lineno}: 'benchmark' must be a benchmark name (a string), got {row['benchmark']!r}")
+        if not isinstance(row["doc_id"], (str, int)) or isinstance(row["doc_id"], bool):
+            raise ValueError(f"{path}:{lineno}: 'doc_id' must be a string or an integer, got {row['doc_id']!r}")
         if not isinstance(row["output"], str):
             raise ValueError(f"{path}:{lineno}: 'output' must be a string")
         row["doc_id"] = str(row["doc_id"])
@@ -279,6 +318,7 @@ def score_predictions(
     style: PromptStyle = "paper",
     label: str | None = None,
     on_result: OnResult | None = None,
+    lock_timeout: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Re-score generations made elsewhere with the same scoring code as live runs.
 
@@ -286,6 +326,14 @@ def score_predictions(
     predicted documents. Outputs: ``out/<label or predictions-stem>/<benchmark>/``.
     """
     rows = read_predictions(Path(predictions))
+    with output_lock(out, lock_timeout):
+        return _score_predictions_locked(Path(predictions), rows, data_dir, Path(out), style, label, on_result)
+
+
+def _score_predictions_locked(
+    predictions: Path, rows: list[tuple[int, dict[str, Any]]], data_dir: Path, out: Path, style: PromptStyle,
+    label: str | None, on_result: OnResult | None,
+) -> dict[str, dict[str, Any]]:
     by_bench: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for lineno, row in rows:
         try:
@@ -293,10 +341,13 @@ def score_predictions(
         except ValueError as exc:
             raise ValueError(f"{predictions}:{lineno}: {exc}") from exc
         by_bench.setdefault(name, []).append((lineno, row))
-    root = Path(out) / (label or safe_label(f"predictions-{Path(predictions).stem}"))
+    identity = {"spec": f"predictions:{predictions.resolve()}", "path": None, "weights_sha256": None}
+    root = out / output_label(out, label or safe_label(f"predictions-{predictions.stem}"), identity)
+    record_identity(root, identity)
     results = {}
     for name, items in by_bench.items():
         bench = registry.get(name)
+        verify_benchmark_data(bench, Path(data_dir))
         index = {d["doc_id"]: d for d in bench.docs(Path(data_dir))}
         docs, outputs, seen = [], {}, set()
         for lineno, row in items:
@@ -334,10 +385,11 @@ def checkpoint_step(path: Path) -> int:
 
 
 def ready_checkpoints(run_dir: Path) -> list[Path]:
-    """Checkpoints of a run that are complete, ordered by step.
+    """Complete checkpoints of a run (:func:`fusion.checkpoints.is_complete_checkpoint`:
+    the marker the trainer writes last), ordered by step; nothing else is ever listed.
 
-    A checkpoint is complete when the trainer queued it in ``eval_queue.jsonl`` (written
-    after saving), or when its folder holds config.json and safetensors weights.
+    Found through ``eval_queue.jsonl`` (checkpoints may live elsewhere) and by scanning
+    ``checkpoints/``; a queued checkpoint that is not complete (yet) is left out.
     """
     run_dir = Path(run_dir)
     found: dict[Path, int] = {}
@@ -351,12 +403,10 @@ def ready_checkpoints(run_dir: Path) -> list[Path]:
                 raise ValueError(f"{queue}:{lineno}: expected {{\"checkpoint\": PATH, \"step\": N}}") from None
             if not path.is_absolute():
                 path = run_dir / path
-            found[path.resolve()] = int(item.get("step", checkpoint_step(path)))
-    ckpt_root = run_dir / "checkpoints"
-    if ckpt_root.is_dir():
-        for child in ckpt_root.iterdir():
-            if child.is_dir() and (child / "config.json").is_file() and any(child.glob("*.safetensors")):
-                found.setdefault(child.resolve(), checkpoint_step(child))
+            if is_complete_checkpoint(path):
+                found[path.resolve()] = int(item.get("step", checkpoint_step(path)))
+    for step, child in complete_checkpoints(run_dir / "checkpoints"):
+        found.setdefault(child.resolve(), step)
     return [p for p, _ in sorted(found.items(), key=lambda kv: (kv[1], str(kv[0])))]
 
 
@@ -384,6 +434,7 @@ def evaluate_run(
         for ckpt in ready_checkpoints(run_dir):
             if ckpt.name in finished:
                 continue
+            # evaluate_model verifies every file against the marker before anything is loaded
             finished[ckpt.name] = evaluate_model(
                 str(ckpt), benchmarks, data_dir, run_dir / "evals", label=ckpt.name, on_result=on_result, **model_kwargs
             )

@@ -57,12 +57,40 @@ class MetricsJsonlCallback(TrainerCallback):
 
 def truncate_metrics(path: str | Path, last_step: int) -> int:
     """Drop lines with ``step > last_step`` (steps a killed run logged after its last
-    checkpoint, which the resumed run logs again). Returns the number of lines kept."""
+    checkpoint, which the resumed run logs again) and a torn last line (a kill mid-write).
+    Returns the number of lines kept. A damaged line elsewhere raises ``ValueError``
+    naming ``file:line``; the file is replaced atomically, so a failure keeps it intact."""
     path = Path(path)
     if not path.is_file():
         return 0
-    kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= last_step]
-    path.write_text("".join(ln + "\n" for ln in kept))
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        if data.find(b"\n", exc.start) != -1:
+            raise ValueError(f"{path}:{line}: not UTF-8 text (byte {exc.start})") from None
+        text = data[: data.rfind(b"\n") + 1].decode("utf-8")  # the torn tail
+    lines = text.split("\n")
+    last = max((i for i, ln in enumerate(lines) if ln.strip()), default=-1)
+    kept = []
+    for i, ln in enumerate(lines):
+        if not ln.strip():
+            continue
+        try:
+            row = json.loads(ln)
+            step = row["step"]
+            if isinstance(step, bool) or not isinstance(step, (int, float)):
+                raise TypeError(f"step {step!r} is not a number")
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            if i == last:
+                break  # torn tail of a killed writer: dropped
+            raise ValueError(f"{path}:{i + 1}: not a metrics record ({exc}); fix or delete that line") from None
+        if step <= last_step:
+            kept.append(ln)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(ln + "\n" for ln in kept), encoding="utf-8")
+    os.replace(tmp, path)
     return len(kept)
 
 

@@ -12,6 +12,7 @@ in every config.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -176,14 +177,52 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Fu
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    raw = parse_yaml(text, str(path))
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     for dotted, value in (overrides or {}).items():
         _set_dotted(raw, dotted, value)
-    return config_from_dict(raw, source=str(path))
+    cfg = config_from_dict(raw, source=str(path))
+    cfg.source_file = str(path)  # type: ignore[attr-defined]  # for later errors; not a setting
+    return cfg
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise ConfigError(f"{loader.name}:{line}: duplicate key {key!r} (first given at line {seen[key]}); "
+                              "YAML would silently keep only the last one")
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def parse_yaml(text: str, name: str) -> Any:
+    """YAML ``text`` (``name`` is the file, for errors) with duplicate keys refused:
+    :class:`ConfigError` ``"<file>:<line>: ..."``."""
+    loader = _UniqueKeyLoader(text)
+    loader.name = name
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark is not None else name
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    finally:
+        loader.dispose()
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> FusionConfig:
@@ -261,9 +300,12 @@ def _coerce(hint: Any, value: Any, source: str, where: str) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{source}: {where}: expected a number, got {value!r}")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{source}: {where}: expected a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{source}: {where}: must be a finite number, got {value!r}")
+        return number
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{source}: {where}: expected an integer, got {value!r}")
@@ -314,6 +356,12 @@ def _validate(cfg: FusionConfig, source: str) -> None:
     need(tr.per_device_batch_size >= 1, "training.per_device_batch_size", "must be >= 1")
     need(tr.gradient_accumulation_steps >= 1, "training.gradient_accumulation_steps", "must be >= 1")
     need(tr.learning_rate > 0, "training.learning_rate", f"must be > 0, got {tr.learning_rate}")
+    need(tr.weight_decay >= 0, "training.weight_decay", f"must be >= 0, got {tr.weight_decay}")
+    need(tr.max_grad_norm >= 0, "training.max_grad_norm", f"must be >= 0 (0: no clipping), got {tr.max_grad_norm}")
+    need(tr.warmup_steps >= 0, "training.warmup_steps", f"must be >= 0, got {tr.warmup_steps}")
+    need(tr.dataloader_num_workers >= 0, "training.dataloader_num_workers",
+         f"must be >= 0, got {tr.dataloader_num_workers}")
+    need(cfg.cache.k >= 1, "cache.k", f"must be >= 1, got {cfg.cache.k}")
     need(tr.logging_steps >= 1, "training.logging_steps", "must be >= 1")
     need(tr.save_steps >= 1, "training.save_steps", "must be >= 1")
     if tr.fused_head_chunk is not None:

@@ -74,22 +74,34 @@ def load_examples(path: str | Path) -> list[Example]:
         raise FileNotFoundError(f"training data not found: {path}")
     examples: list[Example] = []
     first_line: dict[str, int] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
-            example = _parse_example(obj, where)
-            if example.id in first_line:
-                raise DataError(
-                    f"{where}: duplicate id {example.id!r} (first seen at line {first_line[example.id]})"
-                )
-            first_line[example.id] = lineno
-            examples.append(example)
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        import gzip
+        import zlib
+
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"{path}: not a readable gzip file ({exc})") from None
+    for lineno, raw in enumerate(data.split(b"\n"), start=1):
+        where = f"{path}:{lineno}"
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") from None
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+        example = _parse_example(obj, where)
+        if example.id in first_line:
+            raise DataError(
+                f"{where}: duplicate id {example.id!r} (first seen at line {first_line[example.id]})"
+            )
+        first_line[example.id] = lineno
+        examples.append(example)
     if not examples:
         raise DataError(f"{path}: no examples")
     return examples

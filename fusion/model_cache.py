@@ -12,7 +12,6 @@ in ``<root>/models``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -22,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from filelock import FileLock
+
+from fusion.integrity import sha256_file  # noqa: F401  (one definition; re-exported)
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -42,15 +43,6 @@ def models_dir(cache_dir: str | Path | None) -> Path:
 def log(message: str) -> None:
     """Progress line on stderr (stdout stays clean for the paths the CLI prints)."""
     print(f"[models] {message}", file=sys.stderr, flush=True)
-
-
-def sha256_file(path: Path, chunk_size: int = 1 << 22) -> str:
-    """Hex sha256 of a file, read in chunks (model files are hundreds of MB)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_manifest(directory: Path, info: dict) -> None:

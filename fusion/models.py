@@ -310,9 +310,20 @@ def render_prompt(
         for i, m in enumerate(messages):
             if not isinstance(m, dict) or "role" not in m or "content" not in m:
                 raise ValueError(f"messages[{i}] must be a dict with 'role' and 'content', got {m!r}")
-    return tokenizer.apply_chat_template(
-        messages,
-        chat_template=chat_template_for(tokenizer, template),
-        tokenize=False,
-        add_generation_prompt=add_generation_prompt,
-    )
+    try:
+        return tokenizer.apply_chat_template(
+            messages,
+            chat_template=chat_template_for(tokenizer, template),
+            tokenize=False,
+            add_generation_prompt=add_generation_prompt,
+        )
+    except Exception as exc:
+        if type(exc).__module__.startswith("jinja2"):  # syntax or render error of the template
+            line = getattr(exc, "lineno", None)
+            where = f" (template line {line})" if line else ""
+            raise ChatTemplateError(f"chat template does not render{where}: {type(exc).__name__}: {exc}") from None
+        raise
+
+
+class ChatTemplateError(ValueError):
+    """A chat template (Jinja) that does not parse or render."""

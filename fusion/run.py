@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,12 @@ from typing import Any
 import torch
 
 from fusion.callbacks import AutoEvalCallback, MetricsJsonlCallback, truncate_metrics
-from fusion.config import FusionConfig, SourceConfig, save_config
+from fusion.checkpoints import checkpoint_step, verify_checkpoint
+from fusion.config import FusionConfig, SourceConfig
+from fusion.resume_config import ConfigRecorder, check_resume_config, record_config
 from fusion.data import Example, load_examples, tokenize_example
 from fusion.demo_data import write_demo_data
-from fusion.teacher_cache import TeacherCache, build_cache, cache_meta
+from fusion.teacher_cache import TeacherCache, build_cache, cache_meta, example_keys
 
 
 def _say(message: str) -> None:
@@ -30,6 +33,11 @@ def _world_size() -> int:
 
 def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def config_file(cfg: FusionConfig) -> str:
+    """The file ``cfg`` was read from (for error messages), or ``<config>``."""
+    return str(getattr(cfg, "source_file", "<config>"))
 
 
 def prepare_data(cfg: FusionConfig) -> list[Example]:
@@ -46,31 +54,62 @@ def _meta(cfg: FusionConfig, source: SourceConfig, vocab_size: int = 0) -> dict[
                       cfg.data.max_prompt_tokens, cfg.data.max_response_tokens)
 
 
-def open_cache(cfg: FusionConfig, source: SourceConfig) -> TeacherCache:
-    """Open an existing source cache, checking it was built with this config's settings."""
+def open_cache(cfg: FusionConfig, source: SourceConfig, keys: dict[str, str] | None = None) -> TeacherCache:
+    """Open an existing source cache, checking it was built with this config's settings;
+    with ``keys`` (:func:`source_keys`) entries of changed examples count as missing."""
     directory = cfg.source_cache_dir(source)
     if not (directory / "meta.json").is_file():
         raise FileNotFoundError(f"no teacher cache for source {source.name!r} at {directory} "
                                 "(run `workbench cache-teachers --config ...`)")
     meta = _meta(cfg, source)
     meta.pop("vocab_size")  # not a setting: known only once the model is loaded
-    return TeacherCache(directory, meta)  # raises if the cache was built with other settings
+    cache = TeacherCache(directory, meta)  # raises if the cache was built with other settings
+    if keys is not None:
+        cache.expect(keys)
+        cache.verify_all()  # every shard against its checksum before anything reads it
+    return cache
 
 
-def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example]) -> dict[str, dict[str, float]]:
-    """Cache every source's top-k on every example not cached yet (resumable); returns the
-    per-source size report (bytes per token vs full logits)."""
+def source_keys(source: SourceConfig, examples: list[Example]) -> dict[str, str]:
+    """The cache key (rendered prompt + response hash) of every example for ``source``
+    (loads only its tokenizer)."""
+    from fusion.models import ChatTemplateError, _load_tokenizer, resolve_model
+
+    tokenizer = _load_tokenizer(resolve_model(source.model))
+    try:
+        return example_keys(tokenizer, examples, source.chat_template)
+    except ChatTemplateError as exc:
+        raise ValueError(f"{template_key(source.name)}: {exc}") from None
+
+
+def template_key(source_name: str | None) -> str:
+    """How an error names a model's chat template: the config key (``sources[<name>]`` or
+    ``pivot``), the config file in front (:func:`config_file`) where the caller adds it."""
+    return f"sources[{source_name}].chat_template" if source_name else "pivot.chat_template"
+
+
+def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example],
+                          keys_out: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, float]]:
+    """Cache every source's top-k on every example not cached yet, or cached from another
+    prompt or response (resumable); returns the per-source size report (bytes per token vs
+    full logits). ``keys_out`` receives each source's example keys."""
     from fusion.models import load_model_and_tokenizer
 
     reports = {}
     ids = [e.id for e in examples]
     for source in cfg.sources:
         directory = cfg.source_cache_dir(source)
+        try:
+            keys = source_keys(source, examples)
+        except ValueError as exc:
+            raise ValueError(f"{config_file(cfg)}: {exc}") from None
+        if keys_out is not None:
+            keys_out[source.name] = keys
+        cache = None
+        todo = ids
         if (directory / "meta.json").is_file():
-            cache = open_cache(cfg, source)
+            cache = open_cache(cfg, source, keys)
             todo = cache.missing(ids)
-        else:
-            cache, todo = None, ids
         if todo:
             if _world_size() > 1:
                 raise ValueError(f"teacher cache of {source.name!r} is incomplete; build it first with "
@@ -79,6 +118,9 @@ def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example]) -> dict[st
             model, tokenizer = load_model_and_tokenizer(source.model, dtype=_dtype(cfg.cache.dtype), device=_device())
             refuse_unsafe_cache_dtype(cfg.cache.dtype, model, source.name)
             vocab = int(model.get_output_embeddings().weight.shape[0])
+            if cfg.cache.k > vocab:  # before meta.json exists: a corrected rerun is not blocked
+                raise ValueError(f"{config_file(cfg)}: cache.k: {cfg.cache.k} is larger than the vocabulary of source "
+                                 f"{source.name!r} ({vocab} tokens)")
             cache = TeacherCache(directory, _meta(cfg, source, vocab))
             build_cache(cache, model, tokenizer, examples, template=source.chat_template,
                         batch_size=cfg.cache.batch_size, shard_size=cfg.cache.shard_size,
@@ -104,10 +146,13 @@ def _dtype(name: str) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
 
 
-def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resume: bool = True) -> dict[str, Any]:
+def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resume: bool = True,
+               allow_config_change: bool = False) -> dict[str, Any]:
     """Train the pivot of ``cfg``; returns a summary (run dir, steps, last checkpoint,
     cache reports). With ``resume`` a run directory holding checkpoints continues from
-    the latest complete one, and ``metrics.jsonl`` lines after it are dropped."""
+    the latest complete one (:mod:`fusion.checkpoints`, verified file by file first), and
+    ``metrics.jsonl`` lines after it are dropped. A resume with a config other than the
+    run's is refused unless ``allow_config_change`` (:mod:`fusion.resume_config`)."""
     from fusion.models import load_model_and_tokenizer
     from fusion.trainer import (FusionCollator, FusionDataset, FusionTrainer, last_checkpoint,
                                 training_arguments)
@@ -118,32 +163,59 @@ def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resum
     resume_from = last_checkpoint(checkpoint_dir) if resume else None
     if not resume and checkpoint_dir.is_dir() and any(checkpoint_dir.iterdir()):
         raise ValueError(f"{checkpoint_dir} already holds checkpoints; resume, or choose a new --output-dir")
+    if resume and resume_from is None:
+        unmarked = sorted(p for p in checkpoint_dir.glob("step-*") if p.is_dir()) if checkpoint_dir.is_dir() else []
+        if unmarked:  # never silently trained over: it may be the only copy of a run's progress
+            raise ValueError(f"{unmarked[-1]}: incomplete checkpoint (no checkpoint_complete.json: its save was cut "
+                             "short, or an older workbench wrote it) and no complete one to resume from; move "
+                             f"{checkpoint_dir} away to start this run afresh")
     metrics_path = run_dir / "metrics.jsonl"
+    changes: list[str] = []
+    resumed_step = None
     if resume_from is not None:
-        step = int(resume_from.name.split("-")[-1])
-        if step >= cfg.training.max_steps:
+        # Everything that can refuse the resume runs before anything is changed on disk.
+        changes = check_resume_config(run_dir, cfg, allow_config_change)
+        verify_checkpoint(resume_from)
+        resumed_step = checkpoint_step(resume_from)
+        if resumed_step >= cfg.training.max_steps:
             # Finished already: the Trainer would still take one more step on resume.
-            _say(f"{run_dir}: already trained to step {step} (max_steps {cfg.training.max_steps}); nothing to do")
-            return {"run_dir": str(run_dir), "steps": step, "train_loss": None, "last_checkpoint": str(resume_from),
-                    "resumed_from": str(resume_from), "caches": {}}
-        truncate_metrics(metrics_path, step)
-        _say(f"resuming from {resume_from}")
+            _say(f"{run_dir}: already trained to step {resumed_step} (max_steps {cfg.training.max_steps}); "
+                 "nothing to do")
+            return {"run_dir": str(run_dir), "steps": resumed_step, "train_loss": None,
+                    "last_checkpoint": str(resume_from), "resumed_from": str(resume_from), "caches": {}}
+        truncate_metrics(metrics_path, resumed_step)
+        _say(f"resuming from {resume_from}" + (f" with config changes: {'; '.join(changes)}" if changes else ""))
     elif metrics_path.exists():
         metrics_path.unlink()
-    if int(os.environ.get("RANK", "0")) == 0:
-        save_config(cfg, run_dir / "config.yaml")
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    if rank0 and resume_from is None:
+        record_config(run_dir, cfg, None, [])
+    # The Trainer's own temp folders (checkpoint-N) of a save cut short: never complete.
+    for stale in sorted(checkpoint_dir.glob("checkpoint-*")) if rank0 and checkpoint_dir.is_dir() else []:
+        _say(f"removing {stale}: a save that was interrupted (no complete marker)")
+        shutil.rmtree(stale, ignore_errors=True)
 
     examples = prepare_data(cfg)
-    reports = ensure_teacher_caches(cfg, examples)
-    caches = {s.name: open_cache(cfg, s) for s in cfg.sources}
+    keys: dict[str, dict[str, str]] = {}
+    reports = ensure_teacher_caches(cfg, examples, keys)
+    caches = {s.name: open_cache(cfg, s, keys[s.name]) for s in cfg.sources}
 
     model, tokenizer = load_model_and_tokenizer(cfg.pivot.model, dtype=torch.float32, device="cpu")
-    tokenized = [
-        tokenize_example(tokenizer, e, template=cfg.pivot.chat_template,
-                         max_prompt_tokens=cfg.data.max_prompt_tokens,
-                         max_response_tokens=cfg.data.max_response_tokens)
-        for e in examples
-    ]
+    pivot_vocab = int(model.get_output_embeddings().weight.shape[0])
+    if cfg.loss.k > pivot_vocab:
+        raise ValueError(f"{config_file(cfg)}: loss.k: {cfg.loss.k} is larger than the pivot's vocabulary "
+                         f"({pivot_vocab} tokens)")
+    from fusion.models import ChatTemplateError
+
+    try:
+        tokenized = [
+            tokenize_example(tokenizer, e, template=cfg.pivot.chat_template,
+                             max_prompt_tokens=cfg.data.max_prompt_tokens,
+                             max_response_tokens=cfg.data.max_response_tokens)
+            for e in examples
+        ]
+    except ChatTemplateError as exc:
+        raise ValueError(f"{config_file(cfg)}: {template_key(None)}: {exc}") from None
     dataset = FusionDataset(examples, tokenized, caches, cfg.loss.alignment)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     model.train()
@@ -153,7 +225,8 @@ def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resum
         train_dataset=dataset,
         data_collator=FusionCollator(pad_token_id=pad),
         processing_class=tokenizer,
-        callbacks=[MetricsJsonlCallback(metrics_path),
+        callbacks=[*([ConfigRecorder(run_dir, cfg, resumed_step, changes)] if resume_from is not None else []),
+                   MetricsJsonlCallback(metrics_path),
                    AutoEvalCallback(run_dir, cfg.eval.mode, checkpoint_dir, cfg.eval.benchmarks,
                                     cfg.eval.limit, cfg.eval.data_dir)],
         loss_cfg=cfg.loss,

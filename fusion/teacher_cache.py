@@ -4,7 +4,8 @@
 Layout of one source's folder::
 
     meta.json                      model spec, template, k, vocab size, storage format
-    index.json                     {example id: {"shard", "length", "response_sha1"}}
+    index.json                     {example id: {"shard", "length", "response_sha1", "key"}}
+    shards.json                    {shard name: {"sha256", "size"}} (checked on first read)
     shard-00000.safetensors ...    per id: "<id>/logprobs" (L, k) fp16,
                                    "<id>/indices" (L, k) int32, "<id>/lse" (L,) fp32,
                                    "<id>/offsets" (L, 2) int32
@@ -17,10 +18,15 @@ most (the top log-probs are near 0), and ``logprob + lse`` gives the raw top-k l
 ~3% relative probability precision for logits around 30 (fp16 spacing 1/32 there).
 
 Everything is keyed by example id, never by loader position, so a shuffled loader cannot
-attach a teacher's predictions to the wrong example; every read checks the id, shapes and
-the hash of the response text the entry was computed from. Writing is resumable: shards
-are written to a temp file and renamed, then the index is rewritten atomically; ids
-already in the index are skipped on the next run.
+attach a teacher's predictions to the wrong example, and each entry records ``key``, a
+hash of the source's *rendered* prompt and the response (:func:`content_key`): once the
+current keys are given (:meth:`TeacherCache.expect`), an entry whose prompt, template or
+response changed counts as missing (recomputed by ``cache-teachers``, refused by the
+trainer) instead of silently lending old predictions to new text. Every shard's sha256
+is recorded when it is written and checked before it is first read, so flipped or
+truncated bytes are refused naming the shard; every read also checks the id and shapes.
+Writing is resumable: shards are written to a temp file and renamed, then the checksums
+and the index are rewritten atomically; ids already in the index are skipped next time.
 """
 
 from __future__ import annotations
@@ -40,7 +46,9 @@ from tqdm.auto import tqdm
 
 from fusion.data import Example, TokenizedExample, tokenize_example
 
-CACHE_FORMAT = 1
+from fusion.integrity import sha256_file
+
+CACHE_FORMAT = 2
 
 
 @dataclass
@@ -64,6 +72,27 @@ def response_hash(response: str) -> str:
     return hashlib.sha1(response.encode("utf-8")).hexdigest()[:16]
 
 
+def content_key(rendered_prompt: str, response: str) -> str:
+    """The key of an entry: sha256 of the source's rendered prompt and the response."""
+    return hashlib.sha256(f"{rendered_prompt}\0{response}".encode("utf-8")).hexdigest()[:32]
+
+
+def example_keys(tokenizer: Any, examples: list[Example], template: str | None) -> dict[str, str]:
+    """``{id: content_key}`` of ``examples`` rendered with this source's chat template."""
+    from fusion.models import render_prompt
+
+    return {e.id: content_key(render_prompt(tokenizer, e.prompt, template=template, add_generation_prompt=True),
+                              e.response) for e in examples}
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: malformed teacher-cache {what} ({exc}); delete the cache folder "
+                         f"{path.parent} to rebuild it") from None
+
+
 class TeacherCache:
     """Reader/writer of one source's cache folder."""
 
@@ -75,8 +104,18 @@ class TeacherCache:
         """
         self.dir = Path(directory)
         meta_path = self.dir / "meta.json"
+        index_path = self.dir / "index.json"
         if meta_path.is_file():
-            self.meta = json.loads(meta_path.read_text())
+            self.meta = _read_json(meta_path, "meta")
+            if not isinstance(self.meta, dict) or not isinstance(self.meta.get("k"), int):
+                raise ValueError(f"{meta_path}: malformed teacher-cache meta (expected an object with an integer k); "
+                                 f"delete the cache folder {self.dir} to rebuild it")
+        if meta_path.is_file() and meta is not None and not index_path.is_file() and "vocab_size" in meta:
+            # Settings but no entry (a build that failed before its first shard): nothing to
+            # keep, so the corrected settings replace them.
+            self.meta = {**meta, "format": CACHE_FORMAT}
+            _atomic_write_text(meta_path, json.dumps(self.meta, indent=2, sort_keys=True))
+        elif meta_path.is_file():
             if meta is not None:
                 wanted = {**meta, "format": CACHE_FORMAT}
                 differs = {
@@ -94,8 +133,17 @@ class TeacherCache:
             self.dir.mkdir(parents=True, exist_ok=True)
             self.meta = {**meta, "format": CACHE_FORMAT}
             _atomic_write_text(meta_path, json.dumps(self.meta, indent=2, sort_keys=True))
-        index_path = self.dir / "index.json"
-        self.index: dict[str, dict[str, Any]] = json.loads(index_path.read_text()) if index_path.is_file() else {}
+        self.index: dict[str, dict[str, Any]] = _read_json(index_path, "index") if index_path.is_file() else {}
+        if not isinstance(self.index, dict) or not all(
+                isinstance(v, dict) and isinstance(v.get("shard"), str) and isinstance(v.get("length"), int)
+                for v in self.index.values()):
+            raise ValueError(f"{index_path}: malformed teacher-cache index (expected {{id: {{shard, length, ...}}}}); "
+                             f"delete the cache folder {self.dir} to rebuild it")
+        shards_path = self.dir / "shards.json"
+        self.shards: dict[str, dict[str, Any]] = _read_json(shards_path, "checksums") if shards_path.is_file() else {}
+        if not isinstance(self.shards, dict):
+            raise ValueError(f"{shards_path}: malformed teacher-cache checksums (expected {{shard: {{sha256, size}}}})")
+        self.expected: dict[str, str] | None = None
         self._handles: dict[str, Any] = {}
 
     @property
@@ -109,12 +157,24 @@ class TeacherCache:
     def __len__(self) -> int:
         return len(self.index)
 
-    def missing(self, ids: list[str]) -> list[str]:
-        """The ids not yet cached, in the given order."""
-        return [i for i in ids if i not in self.index]
+    def expect(self, keys: dict[str, str]) -> None:
+        """Give the current :func:`content_key` of each example: from now on an entry with
+        another key counts as missing and :meth:`get` refuses it."""
+        self.expected = dict(keys)
 
-    def write_shard(self, entries: list[CacheEntry], hashes: dict[str, str]) -> Path:
-        """Write one shard of entries, then add them to the index (atomically)."""
+    def _stale(self, example_id: str) -> bool:
+        return self.expected is not None and example_id in self.expected and \
+            self.index[example_id].get("key") != self.expected[example_id]
+
+    def missing(self, ids: list[str]) -> list[str]:
+        """The ids not cached yet, or cached from another prompt or response (once
+        :meth:`expect` was called), in the given order."""
+        return [i for i in ids if i not in self.index or self._stale(i)]
+
+    def write_shard(self, entries: list[CacheEntry], hashes: dict[str, str],
+                    keys: dict[str, str] | None = None) -> Path:
+        """Write one shard of entries, record its checksum, then add the entries to the
+        index (each file atomically); ``keys`` are the entries' :func:`content_key`."""
         existing = {p.name for p in self.dir.glob("shard-*.safetensors")}
         number = len(existing)
         while f"shard-{number:05d}.safetensors" in existing:
@@ -130,8 +190,11 @@ class TeacherCache:
         tmp = self.dir / f".{name}.tmp"
         save_file(tensors, str(tmp), metadata={"ids": json.dumps([e.id for e in entries])})
         os.replace(tmp, self.dir / name)
+        self.shards[name] = {"sha256": sha256_file(self.dir / name), "size": (self.dir / name).stat().st_size}
+        _atomic_write_text(self.dir / "shards.json", json.dumps(self.shards, sort_keys=True))
         for e in entries:
-            self.index[e.id] = {"shard": name, "length": e.length, "response_sha1": hashes[e.id]}
+            self.index[e.id] = {"shard": name, "length": e.length, "response_sha1": hashes[e.id],
+                                **({"key": keys[e.id]} if keys and e.id in keys else {})}
         _atomic_write_text(self.dir / "index.json", json.dumps(self.index, sort_keys=True))
         return self.dir / name
 
@@ -140,12 +203,19 @@ class TeacherCache:
         info = self.index.get(example_id)
         if info is None:
             raise KeyError(f"example {example_id!r} is not in the teacher cache {self.dir}")
-        if response is not None and info["response_sha1"] != response_hash(response):
+        if response is not None and info.get("response_sha1") != response_hash(response):
             raise ValueError(f"teacher cache {self.dir}: entry {example_id!r} was computed from a different "
-                             "response text (the data changed; delete the cache)")
+                             "response text (the data changed; run `workbench cache-teachers` to recompute it)")
+        if self._stale(example_id):
+            raise ValueError(f"teacher cache {self.dir}: entry {example_id!r} was computed from a different prompt "
+                             "or response (run `workbench cache-teachers` to recompute it)")
         opened = self._handles.get(info["shard"])
         if opened is None:
-            handle = safe_open(str(self.dir / info["shard"]), framework="pt")
+            self.verify_shard(info["shard"])
+            try:
+                handle = safe_open(str(self.dir / info["shard"]), framework="pt")
+            except Exception as exc:  # safetensors raises its own error type for a bad header
+                raise ValueError(f"{self.dir / info['shard']}: unreadable teacher-cache shard ({exc})") from None
             opened = self._handles[info["shard"]] = (handle, set(handle.keys()))
         handle, keys = opened
         if f"{example_id}/logprobs" not in keys:
@@ -159,6 +229,24 @@ class TeacherCache:
         )
         _check_entry(entry, self.k, int(info["length"]), where=f"{self.dir}/{info['shard']}")
         return entry
+
+    def verify_shard(self, name: str) -> None:
+        """Check shard ``name`` against its recorded size and sha256 (``ValueError`` naming it)."""
+        path = self.dir / name
+        record = self.shards.get(name)
+        if record is None:
+            raise ValueError(f"{path}: no checksum recorded in {self.dir / 'shards.json'}; delete the cache "
+                             f"folder {self.dir} to rebuild it")
+        if not path.is_file():
+            raise ValueError(f"{path}: teacher-cache shard missing (listed in {self.dir / 'index.json'})")
+        if path.stat().st_size != record.get("size") or sha256_file(path) != record.get("sha256"):
+            raise ValueError(f"{path}: teacher-cache shard corrupted (size or sha256 differs from "
+                             f"{self.dir / 'shards.json'}); delete the cache folder {self.dir} to rebuild it")
+
+    def verify_all(self) -> None:
+        """:meth:`verify_shard` for every shard the index refers to (before training)."""
+        for name in sorted({v["shard"] for v in self.index.values()}):
+            self.verify_shard(name)
 
     def size_report(self) -> dict[str, float]:
         """Bytes on disk per cached response token vs storing the full fp16 logits."""
@@ -266,6 +354,8 @@ def build_cache(
     """Cache ``model``'s top-k on every example not yet in ``cache``; returns how many
     were written. Examples are batched by length; a shard is flushed every
     ``shard_size`` examples, so an interrupted run loses at most one shard's work."""
+    keys = example_keys(tokenizer, examples, template)
+    cache.expect(keys)
     todo_ids = set(cache.missing([e.id for e in examples]))
     todo = [e for e in examples if e.id in todo_ids]
     if not todo:
@@ -287,10 +377,10 @@ def build_cache(
             pending.extend(topk_entries(model, batch, cache.k, pad_id))
             bar.update(len(batch))
             if len(pending) >= shard_size:
-                cache.write_shard(pending, hashes)
+                cache.write_shard(pending, hashes, keys)
                 written += len(pending)
                 pending = []
     if pending:
-        cache.write_shard(pending, hashes)
+        cache.write_shard(pending, hashes, keys)
         written += len(pending)
     return written

@@ -25,6 +25,7 @@ from torch import Tensor
 from transformers import Trainer, TrainingArguments
 
 from fusion.align import align_positions, alignment_tensors
+from fusion.checkpoints import CHECKPOINT_PREFIX, last_complete_checkpoint, write_complete_marker
 from fusion.config import FusionConfig, LossConfig
 from fusion.data import Example, TokenizedExample
 from fusion.graphs import TopK, kept_values
@@ -32,15 +33,12 @@ from fusion.losses import aligned_wd, fusion_objective, gld_sources, source_topk
 from fusion.pivot_head import PivotHead, forward_hidden, fused_head_unsupported, head_from_hidden, head_from_logits
 from fusion.teacher_cache import TeacherCache
 
-CHECKPOINT_PREFIX = "step-"
-
 #: ``fused_head: auto`` turns the fused head on from this many tokens per sequence (on a
-#: GPU). Measured on the H200 (bench/RESULTS.md, 1.8B shape, vocab 152k): at 2048 tokens
-#: the fused SFT step is not faster than the unfused one (0.146 vs 0.135 s median, the
-#: interquartile ranges overlap) and the peak memory is equal, so below this length auto
-#: keeps the unfused path. Above it the (B, T, V) logits and their fp32 copy grow to
-#: dominate activation memory (issue 17; Liger's fused CE wins at 8192 there) — our fused
-#: head at 8192 is not yet measured, so this threshold is provisional.
+#: GPU). Measured on the H200 (bench/RESULTS.md, 1.8B shape): at 2048 tokens the fused SFT
+#: step is not faster than the unfused one (0.146 vs 0.135 s median at vocab 152k) and the
+#: peak memory is equal; at 8192 the fused full objective is within +2.1 % of the fused
+#: SFT floor and needs 33.2 GiB against the unfused SFT step's 35.9 GiB (49.9 vs 39.5 GiB
+#: at vocab 262k), and it fits ≥ 65,536 tokens where the unfused step stops at 49,152.
 FUSED_HEAD_AUTO_MIN_TOKENS = 4096
 
 
@@ -293,7 +291,8 @@ class FusionTrainer(Trainer):
         super().log(logs, start_time)
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
-        """Save as the Trainer does, then name the folder ``step-N`` (DESIGN §3)."""
+        """Save as the Trainer does, name the folder ``step-N`` (DESIGN §3), then write the
+        complete marker last (:mod:`fusion.checkpoints`)."""
         super()._save_checkpoint(model, trial)
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
@@ -302,22 +301,14 @@ class FusionTrainer(Trainer):
             if dst.exists():
                 shutil.rmtree(dst)
             os.replace(src, dst)
+            write_complete_marker(dst, self.state.global_step)
         self.accelerator.wait_for_everyone()
 
 
 def last_checkpoint(checkpoint_dir: str | Path) -> Path | None:
-    """The complete ``step-N`` checkpoint with the largest N (complete: it has the
-    Trainer state, which is written last), or None."""
-    best: tuple[int, Path] | None = None
-    directory = Path(checkpoint_dir)
-    if not directory.is_dir():
-        return None
-    for path in directory.glob(f"{CHECKPOINT_PREFIX}*"):
-        suffix = path.name[len(CHECKPOINT_PREFIX):]
-        if suffix.isdigit() and (path / "trainer_state.json").is_file():
-            if best is None or int(suffix) > best[0]:
-                best = (int(suffix), path)
-    return None if best is None else best[1]
+    """The complete ``step-N`` checkpoint (:func:`fusion.checkpoints.is_complete_checkpoint`)
+    with the largest N, or None."""
+    return last_complete_checkpoint(checkpoint_dir)
 
 
 def training_arguments(cfg: FusionConfig, checkpoint_dir: Path) -> TrainingArguments:

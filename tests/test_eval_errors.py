@@ -118,9 +118,12 @@ def test_unknown_benchmark_and_resume_with_other_settings(tmp_path, capsys):
 def test_eval_queue_skips_a_line_being_written_but_not_damage(tmp_path):
     from evaluations.runner import ready_checkpoints
 
+    from fusion.checkpoints import write_complete_marker
+
     run = tmp_path / "run"
     for step in (2, 4):
         (run / "checkpoints" / f"step-{step}").mkdir(parents=True)
+    write_complete_marker(run / "checkpoints" / "step-2", 2)  # step-4 is incomplete: never listed
     queue = run / "eval_queue.jsonl"
     good = json.dumps({"checkpoint": "checkpoints/step-2", "step": 2})
     queue.write_text(good + "\n" + '{"checkpoint": "checkp')  # the trainer is mid-append

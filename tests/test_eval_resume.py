@@ -76,8 +76,11 @@ def test_run_watch_evaluates_queued_checkpoints(uninterrupted, tmp_path):
 
     model_dir = Path(resolve_model(MODEL))
     run = tmp_path / "runs" / "demo"
+    from fusion.checkpoints import write_complete_marker
+
     for step in (2, 4):
         shutil.copytree(model_dir, run / "checkpoints" / f"step-{step}")
+        write_complete_marker(run / "checkpoints" / f"step-{step}", step)  # what the trainer writes last
     (run / "eval_queue.jsonl").write_text(json.dumps({"checkpoint": str(run / "checkpoints" / "step-2"), "step": 2}) + "\n")
     proc = subprocess.run(
         [sys.executable, "-m", "workbench.cli", "eval", "--run", str(run), "--watch", "--idle-exit", "1",

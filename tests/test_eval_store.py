@@ -22,6 +22,10 @@ def _make_outputs(root):
     pred.write_text("\n".join(json.dumps(r) for r in rows))
     run = root / "myrun"
     (run / "checkpoints" / "step-5").mkdir(parents=True)
+    (run / "checkpoints" / "step-7").mkdir(parents=True)  # no complete marker: never indexed
+    from fusion.checkpoints import write_complete_marker
+
+    write_complete_marker(run / "checkpoints" / "step-5", 5)
     (run / "config.yaml").write_text("lr: 0.001\n")
     (run / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 2.5, "ce": 2.0}) + "\n{torn")
     return pred, run
@@ -43,7 +47,7 @@ def test_index_and_rebuild_agree(tmp_path):
     assert gsm["n"] == 10 and gsm["run_id"] is None
     assert by_bench[("step-5", "arc")]["run_id"] == "myrun"
     assert dump["metrics"] == [("myrun", 1, "ce", 2.0), ("myrun", 1, "loss", 2.5)]
-    assert dump["checkpoints"][0][:3] == ("myrun", "step-5", 5)
+    assert [row[:3] for row in dump["checkpoints"]] == [("myrun", "step-5", 5)]
     assert len(dump["samples"]) == 40
     # Per-sample scores in the index equal those in samples.jsonl.
     file_scores = sorted(json.loads(x)["score"] for x in (tmp_path / "evals/predictions-p/arc/samples.jsonl").read_text().splitlines())

@@ -96,6 +96,9 @@ def test_resume_writes_only_missing_examples(built, source, examples) -> None:
     assert _build(_new_cache(path, model), model, tok, examples) == 0
     index = json.loads((path / "index.json").read_text())
     assert sorted(index) == sorted(e.id for e in examples)
+    assert all(len(v["key"]) == 32 for v in index.values())  # rendered prompt + response hash
+    shards = json.loads((path / "shards.json").read_text())
+    assert set(shards) == {v["shard"] for v in index.values()}
     report = TeacherCache(path).size_report()
     # Per token: k fp16 log-probs + k int32 ids + fp32 lse + 2 int32 offsets = 6k+12 bytes,
     # plus safetensors headers.

@@ -36,11 +36,34 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, SandboxUnavailable, SandboxStartError) as exc:
-        # User errors (bad input, missing files) and a missing or broken code sandbox
-        # (bubblewrap) get one clear line, not a traceback.
-        print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, OSError, SandboxUnavailable, SandboxStartError) as exc:
+        # User errors (bad input, missing or damaged files), the file system refusing a
+        # write (full disk, read-only folder) and a missing or broken code sandbox
+        # (bubblewrap) get one clear line naming the file, not a traceback.
+        _close_progress_bars()  # the error line starts a line of its own
+        print(f"workbench {args.command}: error: {error_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _close_progress_bars() -> None:
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
+def error_line(exc: BaseException) -> str:
+    """The one-line message of a user-facing error: an ``OSError`` as ``<file>: <reason>``
+    (its own message when it already names the file), anything else as its message."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}"
+        if exc.filename2 is not None:
+            text += f" (-> {exc.filename2})"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split("\n")).strip()
 
 
 if __name__ == "__main__":

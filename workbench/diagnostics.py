@@ -20,7 +20,6 @@ functions. Writing tables, figures and the graph export lives in
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,6 @@ from fusion.losses import aligned_wd
 from workbench.bounds import evaluate_pair
 from workbench.graph_families import GraphPair
 
-CHECKPOINT_PATTERN = re.compile(r"^step-(\d+)$")
 Tensor = torch.Tensor
 
 
@@ -257,19 +255,20 @@ def oriented_pair(pair: GraphPair, swapped: bool) -> GraphPair:
 
 
 def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
-    """The checkpoints ``run_dir/checkpoints/step-N`` of a run, sorted by step."""
+    """The complete checkpoints ``run_dir/checkpoints/step-N`` of a run, sorted by step
+    (:func:`fusion.checkpoints.is_complete_checkpoint`), each verified against its marker."""
+    from fusion.checkpoints import complete_checkpoints, verify_checkpoint
+
     run_dir = Path(run_dir)
     folder = run_dir / "checkpoints"
     if not folder.is_dir():
         raise FileNotFoundError(f"{run_dir}: no checkpoints/ folder (is this a fusion run directory?)")
-    found = []
-    for child in folder.iterdir():
-        match = CHECKPOINT_PATTERN.match(child.name)
-        if match and (child / "config.json").is_file():
-            found.append((int(match.group(1)), child))
+    found = complete_checkpoints(folder)
     if not found:
-        raise FileNotFoundError(f"{folder}: no step-N checkpoint with a config.json")
-    return sorted(found)
+        raise FileNotFoundError(f"{folder}: no complete step-N checkpoint (none has checkpoint_complete.json)")
+    for _, path in found:
+        verify_checkpoint(path)
+    return found
 
 
 def pivot_trajectory(pivot: ModelRef, run_dir: str | Path | None) -> list[ModelRef]:

@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from fusion.checkpoints import complete_checkpoints
+
 DB_NAME = "workbench.db"
 
 SCHEMA = """
@@ -62,6 +64,10 @@ def _is_run_dir(path: Path) -> bool:
     return any((path / name).exists() for name in ("config.yaml", "checkpoints", "eval_queue.jsonl", "metrics.jsonl"))
 
 
+class StoreError(ValueError):
+    """``workbench.db`` is corrupt or was written with another schema; names the file."""
+
+
 class Store:
     """A connection to ``<root>/workbench.db`` with indexing helpers."""
 
@@ -70,8 +76,33 @@ class Store:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.db_path = Path(db_path) if db_path else self.root / DB_NAME
-        self.conn = sqlite3.connect(self.db_path, timeout=30)
-        self.conn.executescript(SCHEMA)
+        hint = (f"; it is only an index: move it away and it is rebuilt from the files "
+                f"(workbench.store.rebuild({str(self.root)!r}))")
+        try:
+            self.conn = sqlite3.connect(self.db_path, timeout=30)
+            self.conn.executescript(SCHEMA)
+            mismatched = self._schema_mismatch()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.db_path}: not a usable workbench index ({exc}){hint}") from None
+        if mismatched:
+            self.conn.close()
+            raise StoreError(f"{self.db_path}: table {mismatched} does not have the columns this workbench "
+                             f"writes (another version or another tool's database){hint}")
+
+    def _schema_mismatch(self) -> str | None:
+        """The first table of :data:`SCHEMA` whose columns differ from the file's, or None."""
+        want: dict[str, list[str]] = {}
+        probe = sqlite3.connect(":memory:")
+        try:
+            probe.executescript(SCHEMA)
+            for (table,) in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+                want[table] = [row[1] for row in probe.execute(f"PRAGMA table_info({table})")]
+        finally:
+            probe.close()
+        for table, columns in want.items():
+            if [row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")] != columns:
+                return table
+        return None
 
     def close(self) -> None:
         """Close the connection."""
@@ -85,9 +116,14 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (commit on success, rollback on error)."""
-        with self.conn:
-            yield self.conn
+        """A write transaction (commit on success, rollback on error); a database error
+        is raised as :class:`StoreError` naming the file."""
+        try:
+            with self.conn:
+                yield self.conn
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.db_path}: not a usable workbench index ({exc}); move it away and it is "
+                             "rebuilt from the files") from None
 
     def execute(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
         """Run one statement and return its rows (for queries and other engineers' tables)."""
@@ -139,13 +175,9 @@ class Store:
                 (run_id, str(run_dir.resolve()), json.dumps(config, default=str), time.time()),
             )
             db.execute("DELETE FROM checkpoints WHERE run_id = ?", (run_id,))
-            for ckpt in sorted((run_dir / "checkpoints").glob("*")) if (run_dir / "checkpoints").is_dir() else []:
-                if ckpt.is_dir():
-                    digits = "".join(ch for ch in ckpt.name.split("-")[-1] if ch.isdigit())
-                    db.execute(
-                        "INSERT OR REPLACE INTO checkpoints VALUES (?,?,?,?)",
-                        (run_id, ckpt.name, int(digits) if digits else None, str(ckpt.resolve())),
-                    )
+            for step, ckpt in complete_checkpoints(run_dir / "checkpoints"):  # never a half-written one
+                db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?,?,?,?)",
+                           (run_id, ckpt.name, step, str(ckpt.resolve())))
             db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
             metrics = run_dir / "metrics.jsonl"
             if metrics.is_file():

@@ -24,6 +24,7 @@ import pandas as pd
 import yaml
 
 from evaluations.jsonl import JsonlError, jsonl_records
+from fusion.checkpoints import is_complete_checkpoint
 from workbench.app import safe
 
 #: A config or JSON object file larger than this is refused rather than shown.
@@ -225,8 +226,9 @@ def read_yaml_text(path: str | Path) -> tuple[str, dict[str, Any]]:
 
 
 def checkpoint_table(run_dir: str | Path) -> pd.DataFrame:
-    """``checkpoints/step-N`` folders of a run: step, path, size (MB), complete (has
-    ``config.json`` and holds no symbolic link), sorted by step. Empty when the run saved
+    """``checkpoints/step-N`` folders of a run: step, path, size (MB), complete (the
+    trainer's complete marker, :func:`fusion.checkpoints.is_complete_checkpoint`, and no
+    symbolic link inside), sorted by step. Empty when the run saved
     none yet. Links are never followed: a linked ``checkpoints/`` or ``step-N`` is not
     listed, and a checkpoint holding a link counts as incomplete (nothing loads from it)."""
     folder = Path(run_dir) / "checkpoints"
@@ -235,17 +237,16 @@ def checkpoint_table(run_dir: str | Path) -> pd.DataFrame:
         name = child.name
         if not (child.is_dir(follow_symlinks=False) and name.startswith("step-") and name[5:].isdigit()):
             continue
-        size, links, has_config = 0, False, False
+        size, links = 0, False
         for entry in safe.entries(child.path):
             if entry.is_symlink():
                 links = True
             elif entry.is_file(follow_symlinks=False):
                 size += entry.stat(follow_symlinks=False).st_size
-                has_config = has_config or entry.name == "config.json"
             elif entry.is_dir(follow_symlinks=False):
                 links = links or _holds_link(Path(entry.path))
         rows.append({"checkpoint": name, "step": int(name[5:]), "size_mb": round(size / 2**20, 2),
-                     "complete": has_config and not links, "path": str(Path(child.path))})
+                     "complete": not links and is_complete_checkpoint(child.path), "path": str(Path(child.path))})
     df = pd.DataFrame(rows, columns=["checkpoint", "step", "size_mb", "complete", "path"])
     return df.sort_values("step").reset_index(drop=True)
 
@@ -262,8 +263,16 @@ def _holds_link(folder: Path, depth: int = 4) -> bool:
 
 def read_samples(path: str | Path) -> pd.DataFrame:
     """``samples.jsonl`` of one model on one benchmark: prompt, output, extracted, gold,
-    score (+ doc_id). ``extracted``/``gold`` are shown as text (they may be lists)."""
-    rows = read_jsonl(path)
+    score (+ doc_id). ``extracted``/``gold`` are shown as text (they may be lists). A doc id
+    seen twice keeps its first row (the rule of ``evaluations.results.read_samples``), so
+    a folder two evaluations wrote to is never shown with duplicates."""
+    rows, seen = [], set()
+    for row in read_jsonl(path):
+        key = row.get("doc_id")
+        if key is not None and str(key) in seen:
+            continue
+        seen.add(str(key)) if key is not None else None
+        rows.append(row)
     for number, row in enumerate(rows, start=1):
         missing = [k for k in ("output", "score") if k not in row]
         if missing:

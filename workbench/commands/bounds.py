@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the report and print its summary table."""
     from workbench.bounds import run_report
 
+    for flag, value, low in (("--pairs", args.pairs, 1), ("--restarts", args.restarts, 1), ("--max-n", args.max_n, 2)):
+        if value < low:
+            raise ValueError(f"{flag} must be >= {low}, got {value}")
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     extra = []
     if args.real:

@@ -70,8 +70,15 @@ def run(args: argparse.Namespace) -> int:
     from workbench.diagnostics import GraphOptions, pivot_trajectory
     from workbench.diagnostics_report import diagnose_to_folder
 
-    if args.restarts < 0 or args.k < 1 or (args.limit is not None and args.limit < 1):
-        raise ValueError("--restarts must be >= 0, --k >= 1 and --limit >= 1")
+    for flag, value in (("--k", args.k), ("--limit", args.limit),
+                        ("--examples", args.examples), ("--train-steps", args.train_steps),
+                        ("--train-examples", args.train_examples), ("--top-n", args.top_n),
+                        ("--max-response-tokens", args.max_response_tokens)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    for flag, value in (("--export", args.export), ("--restarts", args.restarts)):
+        if value < 0:
+            raise ValueError(f"{flag} must be >= 0, got {value}")  # --restarts 0: the product start only
     options = GraphOptions(k=args.k, value=args.value, nodes=args.nodes, normalize=args.normalize,
                            weights=args.weights)
     if args.experiment:

@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--poll-seconds", type=float, default=10.0, help="with --watch: polling interval")
     p.add_argument("--idle-exit", type=float, default=None,
                    help="with --watch: stop after this many seconds without a new checkpoint")
+    p.add_argument("--lock-timeout", type=float, default=None,
+                   help="seconds to wait for another evaluation writing the same output folder, then refuse "
+                        "(default: wait until it finishes)")
     p.add_argument("--no-index", action="store_true", help="do not index results in workbench.db")
     p.set_defaults(func=run)
 
@@ -75,8 +78,14 @@ def run(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or Path(os.environ.get("WORKBENCH_DATA_DIR", DEFAULT_DATA_DIR))
     if not data_dir.is_dir():
         raise FileNotFoundError(f"benchmark data folder {data_dir} not found (set --data-dir)")
-    if args.limit is not None and args.limit < 1:
-        raise ValueError("--limit must be >= 1")
+    for flag, value, low in (("--limit", args.limit, 1), ("--batch-size", args.batch_size, 1),
+                             ("--chunk-size", args.chunk_size, 1), ("--max-gen-toks", args.max_gen_toks, 1)):
+        if value is not None and value < low:
+            raise ValueError(f"{flag} must be >= {low}, got {value}")
+    for flag, value in (("--poll-seconds", args.poll_seconds), ("--idle-exit", args.idle_exit),
+                        ("--lock-timeout", args.lock_timeout)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{flag} must be a finite number >= 0, got {value}")
     if args.watch and not args.run:
         raise ValueError("--watch needs --run DIR")
 
@@ -97,9 +106,11 @@ def run(args: argparse.Namespace) -> int:
 
     model_kwargs = dict(limit=args.limit, limit_mode=args.limit_mode, seed=args.seed, style=args.style,
                         backend=args.backend, batch_size=args.batch_size,
-                        max_gen_toks=args.max_gen_toks, chunk_size=args.chunk_size, deterministic=args.deterministic)
+                        max_gen_toks=args.max_gen_toks, chunk_size=args.chunk_size, deterministic=args.deterministic,
+                        lock_timeout=args.lock_timeout)
     if args.predictions:
-        runner.score_predictions(args.predictions, data_dir, args.out, style=args.style, on_result=on_result)
+        runner.score_predictions(args.predictions, data_dir, args.out, style=args.style, on_result=on_result,
+                                 lock_timeout=args.lock_timeout)
     elif args.run:
         benchmarks = registry.resolve(args.benchmarks)
         if store is not None:

@@ -20,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, help="override training.max_steps")
     p.add_argument("--no-resume", action="store_true",
                    help="refuse to continue a run directory that already has checkpoints")
+    p.add_argument("--allow-config-change", action="store_true",
+                   help="resume even though the config differs from the run's config.yaml (the change is "
+                        "recorded in config_history.jsonl); without it such a resume is refused with the diff")
     p.set_defaults(func=run)
 
 
@@ -30,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = {"training.max_steps": args.max_steps} if args.max_steps is not None else None
     cfg = load_config(args.config, overrides)
-    summary = run_fusion(cfg, args.output_dir, resume=not args.no_resume)
+    summary = run_fusion(cfg, args.output_dir, resume=not args.no_resume,
+                         allow_config_change=args.allow_config_change)
     print(json.dumps(summary, indent=2))
     return 0

@@ -104,8 +104,9 @@ def _diagnose(dataset: Dataset, path: Path) -> str:
         records = jsonl_records(path)
     except JsonlError as exc:
         return str(exc)
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        return f"{path}: cannot be read as {'gzip ' if path.name.endswith('.gz') else ''}JSONL ({exc})"
+    except (OSError, EOFError, ValueError) as exc:  # ValueError: undecodable or damaged gzip, named by the reader
+        reason = str(exc).removeprefix(f"{path}: ")
+        return f"{path}: cannot be read as {'gzip ' if path.name.endswith('.gz') else ''}JSONL ({reason})"
     for number, row in records:
         missing = [k for k in REQUIRED_FIELDS if k not in row]
         if missing:

@@ -36,6 +36,9 @@ def load_opencompass() -> dict[str, Any]:
     utils.get_data_path = lambda *a, **k: None  # placeholder: dataset loaders are not used
     logging_mod = importlib.import_module("opencompass.utils.logging")
     utils.get_logger = logging_mod.get_logger
+    # Create OpenCompass's logger once, as its full import does before any evaluator module:
+    # 0.5.x's icl_base_evaluator calls get_logger(__name__), which only works after that.
+    logging_mod.get_logger()
     openicl = _bare_package("opencompass.openicl", root / "openicl")
     evaluators = _bare_package("opencompass.openicl.icl_evaluator", root / "openicl" / "icl_evaluator")
     base_eval = importlib.import_module("opencompass.openicl.icl_evaluator.icl_base_evaluator")

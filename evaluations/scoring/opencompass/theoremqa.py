@@ -1,8 +1,12 @@
 """OpenCompass's TheoremQA scoring: ``TheoremQA_postprocess_v3`` + ``TheoremQAEvaluatorV3``.
 
-Ported from OpenCompass 0.4.2 ``opencompass/datasets/TheoremQA/{main,utils,number_utils}.py``
-(Apache-2.0; tag 0.4.2 = dc8deb6a), the scoring of ``TheoremQA_gen`` (=
-``TheoremQA_5shot_gen_6f0af8``). Quirks kept because per-item parity is the point: any
+Ported from OpenCompass ``opencompass/datasets/TheoremQA/{main,utils,number_utils}.py``
+(Apache-2.0), the scoring of ``TheoremQA_gen`` (= ``TheoremQA_5shot_gen_6f0af8``), as of
+OpenCompass 0.5.4 (mirror HEAD a5acc4bb; the other benchmarks follow 0.4.2, the paper-era
+release). 0.5.x differs from 0.4.2 only in turning a tuple parse of a list answer back into
+``[a, b]``: with today's latex2sympy2_extended, 0.4.2 can never score a list answer correct
+(``[1, 2]`` parses to ``(1, 2)`` and list golds only match as strings), which the paper-era
+parser did not do to every list. Quirks kept because per-item parity is the point: any
 "yes"/"true" substring makes the answer ``True`` (checked before "no"/"false"); list golds
 only match by exact (case-folded) string; numbers go through latex2sympy and ``eval``.
 
@@ -170,7 +174,12 @@ def extract_theoremqa_answer(pred: str, answer_flag: bool = True) -> str:
             try:
                 with time_limit(1):
                     tmp = str(latex2sympy(pred))
-                    pred = str(_safe_eval(tmp, _UTILS_GLOBALS))
+                    pred = _safe_eval(tmp, _UTILS_GLOBALS)
+                    # 0.5.x: latex2sympy2_extended parses "[1, 2]" to a tuple
+                    if isinstance(pred, tuple):
+                        pred = str(list(pred))
+                    else:
+                        pred = str(pred)
             except Exception:
                 if re.match(r'-?[\d\.]+\s\D+$', pred):
                     pred = pred.split(' ')[0]

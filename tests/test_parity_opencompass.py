@@ -69,3 +69,29 @@ def test_prompts_follow_the_opencompass_configs():
     assert len(example_questions) == 3
     assert not any(q + "\n" in d["context"] for d in ddocs for q in example_questions)
     assert len(ddocs) == 9536 - 3
+
+
+@pytest.mark.parametrize("output", [
+    "The answer is \\boxed{__import__('os').system('touch /tmp/theoremqa-pwned')}",
+    "The answer is (__import__('os').system('touch /tmp/theoremqa-pwned'), 1)",
+    "Therefore, the answer is (9**9)**(9**9).",
+    "The answer is \\boxed{10^{10^{10}}}",
+    "The answer is ([].__class__.__base__.__subclasses__(), 2)",
+    "The answer is (lambda: 1)()",
+    "The answer is factorial(100000)",
+])
+def test_theoremqa_never_runs_model_text(output, tmp_path):
+    """The reference evals text derived from the output; ours interprets arithmetic only:
+    code in an answer is never run and a huge power never hangs (each scores 0 at once)."""
+    import time
+
+    from evaluations.scoring.opencompass.theoremqa import theoremqa_correct_v3
+
+    marker = Path("/tmp/theoremqa-pwned")
+    marker.unlink(missing_ok=True)
+    started = time.monotonic()
+    for answer_type, gold in (("float", 2.0), ("list of integer", "[1, 2]"), ("integer", 3)):
+        _, correct = theoremqa_correct_v3(output, gold, answer_type)
+        assert not correct
+    assert time.monotonic() - started < 5
+    assert not marker.exists()

@@ -10,17 +10,18 @@ parser did not do to every list. Quirks kept because per-item parity is the poin
 "yes"/"true" substring makes the answer ``True`` (checked before "no"/"false"); list golds
 only match by exact (case-folded) string; numbers go through latex2sympy and ``eval``.
 
-Deviations, for safety only: the reference ``eval``s text derived from model output with
-full builtins; here builtins are limited to arithmetic ones and strings holding ``__`` or a
-huge ``**`` exponent are not evaluated (they would raise/hang there). The 1-second
+Deviation, for safety only: the reference ``eval``s text derived from model output with
+full builtins; here that text goes through a small AST interpreter of arithmetic
+(:func:`_safe_eval`) that never runs code, and astronomically large powers are refused. The 1-second
 ``SIGALRM`` limit is applied only on the main thread (signals work nowhere else).
 """
 
 from __future__ import annotations
 
-import builtins
+import ast
 import contextlib
 import math
+import operator
 import re
 import signal
 import threading
@@ -30,20 +31,81 @@ from typing import Any, Iterator
 from latex2sympy2_extended import latex2sympy
 
 E = 2.718
-_SAFE_BUILTINS = {name: getattr(builtins, name) for name in
-                  ("abs", "round", "min", "max", "pow", "int", "float", "sum", "len", "list", "tuple",
-                   "complex", "divmod")}
-# eval namespaces: the reference evals in the globals of the module doing the eval.
-_NUMBER_UTILS_GLOBALS = {"__builtins__": _SAFE_BUILTINS, "re": re, "math": math, "sqrt": sqrt, "sin": sin,
-                         "cos": cos, "log": log, "pi": pi, "factorial": factorial, "exp": exp, "e": e, "E": E}
-_UTILS_GLOBALS = {"__builtins__": _SAFE_BUILTINS, "re": re, "contextlib": contextlib, "signal": signal}
+# The reference ``eval``s model-derived text in the globals of the module doing it. Here
+# the same names are *values* for a small AST interpreter (:func:`_safe_eval`): arithmetic
+# on numbers, tuples/lists, and calls of these functions only — no ``eval`` of untrusted
+# text, no attribute access beyond ``math.<function>``, bounded exponents.
+_FUNCTIONS: dict[str, Any] = {"abs": abs, "round": round, "min": min, "max": max, "pow": pow, "int": int,
+                              "float": float, "sum": sum, "len": len, "list": list, "tuple": tuple,
+                              "complex": complex, "divmod": divmod}
+_NUMBER_UTILS_GLOBALS: dict[str, Any] = {**_FUNCTIONS, "sqrt": sqrt, "sin": sin, "cos": cos, "log": log, "pi": pi,
+                                         "factorial": factorial, "exp": exp, "e": e, "E": E, "math": math}
+_UTILS_GLOBALS: dict[str, Any] = dict(_FUNCTIONS)
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
+_UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg, ast.Not: operator.not_}
+_MAX_EXPONENT = 1000
+_MAX_INT_BITS = 100_000
+_MAX_FACTORIAL = 1000
+
+
+def _power(base: Any, exponent: Any) -> Any:
+    """``base ** exponent`` unless it would be astronomically large (then ValueError, as a
+    failed eval is treated by the reference: not a number)."""
+    if isinstance(exponent, (int, float)) and abs(exponent) > _MAX_EXPONENT:
+        raise ValueError("exponent too large")
+    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0 \
+            and base.bit_length() * exponent > _MAX_INT_BITS:
+        raise ValueError("power too large")
+    return base ** exponent
+
+
+def _call(func: Any, args: list[Any]) -> Any:
+    if func is factorial and args and isinstance(args[0], int) and args[0] > _MAX_FACTORIAL:
+        raise ValueError("factorial too large")
+    if func is pow and len(args) >= 2:
+        return _power(args[0], args[1]) if len(args) == 2 else pow(*args)
+    return func(*args)
 
 
 def _safe_eval(text: str, namespace: dict[str, Any]) -> Any:
-    # Raise (as a failing eval would) instead of running dunder access or 10**10**10.
-    if "__" in text or re.search(r"\*\*\s*\(?\s*-?\d{4,}", text):
-        raise ValueError("not evaluated")
-    return eval(text, dict(namespace))  # noqa: S307 - the reference's rule, restricted builtins
+    """The value of ``text`` as the reference's ``eval(text, namespace)`` gives it for
+    arithmetic expressions; anything else (names outside ``namespace``, attributes, strings,
+    comprehensions, lambdas, …) raises ``ValueError`` like a failing eval."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError) as exc:
+        raise ValueError("not an expression") from exc
+
+    def value(node: ast.AST) -> Any:
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, complex, bool)):
+            return node.value
+        if isinstance(node, ast.BinOp):
+            left, right = value(node.left), value(node.right)
+            if isinstance(node.op, ast.Pow):
+                return _power(left, right)
+            if type(node.op) in _BINARY:
+                return _BINARY[type(node.op)](left, right)
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            return _UNARY[type(node.op)](value(node.operand))
+        if isinstance(node, ast.Tuple):
+            return tuple(value(v) for v in node.elts)
+        if isinstance(node, ast.List):
+            return [value(v) for v in node.elts]
+        if isinstance(node, ast.Set):  # sympy prints a FiniteSet as "{2}"
+            return {value(v) for v in node.elts}
+        if isinstance(node, ast.Name) and node.id in namespace and node.id != "math":
+            return namespace[node.id]
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "math" \
+                and "math" in namespace and not node.attr.startswith("_") and callable(getattr(math, node.attr, None)):
+            return getattr(math, node.attr)
+        if isinstance(node, ast.Call) and not node.keywords:
+            func = value(node.func)
+            if callable(func):
+                return _call(func, [value(a) for a in node.args])
+        raise ValueError(f"not evaluated: {type(node).__name__}")
+
+    return value(tree.body)
 
 
 @contextlib.contextmanager

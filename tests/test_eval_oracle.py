@@ -24,7 +24,9 @@ from evaluations.results import read_results
 # ~1/(n options) for ARC, ~0 for open answers); generous upper bounds, tight lower bound
 # for gold.
 SHUFFLED_MAX = {"bbh": 0.15, "arc": 0.32, "mmlu": 0.30, "hellaswag": 0.30, "gsm8k": 0.05, "math": 0.05,
-                "theoremqa": 0.08, "drop": 0.05, "ifeval": 0.35}
+                "theoremqa": 0.08, "drop": 0.15, "ifeval": 0.35}
+# DROP's headline is OpenCompass's fuzzy match (containment either way), so a shuffled short
+# gold often sits inside the item's gold ("2" in "12"): ~9 % by chance, not ~0.
 WRONG_MAX = {"ifeval": 0.30}
 CHOICE_CHANCE_MIN = {"arc": 0.18, "mmlu": 0.20, "hellaswag": 0.20}  # shuffled letters ~ uniform
 # math-verify needs ~20 ms per non-identical pair: wrong/shuffled use every 10th MATH item.
@@ -53,9 +55,16 @@ def scored(request):
     return bench, docs, gold, wrong, shuffled
 
 
+def _unscorable(name: str, gold) -> bool:
+    """TheoremQA list golds that OpenCompass's rule cannot score correct in any rendering:
+    latex2sympy turns ``[1, 1]`` into the set ``{1}`` and ``[3]`` into ``3``, and list golds
+    only match as strings (7 of 800 items; the paper's pipeline has the same ceiling)."""
+    return name == "theoremqa" and isinstance(gold, list) and (len(gold) == 1 or len(set(gold)) < len(gold))
+
+
 def test_gold_scores_100_percent(scored):
     bench, docs, gold, _, _ = scored
-    failures = [(s.doc_id, s.gold, s.extracted) for s in gold if s.score != 1.0]
+    failures = [(s.doc_id, s.gold, s.extracted) for s in gold if s.score != 1.0 and not _unscorable(bench.name, s.gold)]
     print(f"{bench.name}: {len(docs)} items, gold accuracy {mean(gold):.4f}")
     assert not failures, f"{bench.name}: {len(failures)} gold renderings not scored correct, e.g. {failures[:3]}"
     if bench.name != "ifeval":  # IFEval has no extraction, hence no robust metric
@@ -82,7 +91,7 @@ def test_wrong_and_shuffled_near_chance(scored):
 def test_data_sizes_match_sources_md():
     """Counts from shared/benchmarks/SOURCES.md (IFEval: all 541 prompts load)."""
     expected = {"bbh": 6511, "arc": 1172, "mmlu": 14042, "gsm8k": 1319, "math": 5000, "theoremqa": 800,
-                "drop": 9536, "hellaswag": 10042, "ifeval": 541}
+                "drop": 9536 - 3, "hellaswag": 10042, "ifeval": 541}  # DROP: the prompt's 3 examples are not scored
     for name, n in expected.items():
         docs = registry.get(name).docs(DATA_DIR)
         assert len(docs) == n, name

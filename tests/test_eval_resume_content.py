@@ -86,7 +86,7 @@ def test_a_bigger_limit_reuses_the_finished_items(first_run):
 
 def test_scorer_hash_covers_the_scoring_modules():
     closure = fingerprint.source_closure("evaluations.benchmarks.gsm8k")
-    assert {"evaluations.scoring.robust_number", "evaluations.scoring.math_equiv",
-            "evaluations.scoring.extract", "evaluations.benchmarks._math_answer"} <= set(closure)
+    assert {"evaluations.scoring.robust_number", "evaluations.scoring.opencompass.math",
+            "evaluations.scoring.extract"} <= set(closure)
     assert "evaluations.scoring.robust_bbh" not in closure
     assert fingerprint.scorer_hash("evaluations.benchmarks.gsm8k") != fingerprint.scorer_hash("evaluations.benchmarks.bbh")

@@ -1,9 +1,9 @@
 """Shared logic of the lettered multiple-choice benchmarks (ARC, MMLU, HellaSwag).
 
-Documents carry ``choices`` (texts) and ``gold`` (a letter). Scoring extracts the letter
-the response commits to (:func:`evaluations.scoring.extract.choice_letter`); accuracy is
-exact letter match. The robust metric (:mod:`evaluations.scoring.robust_choice`) is
-scored beside it.
+Documents carry ``choices`` (texts) and ``gold`` (a letter). Scoring is the paper's
+OpenCompass rule (ARC_c_gen_1e0de5, mmlu_gen_4d595a, hellaswag_gen_6faab5):
+``first_option_postprocess(output, 'ABCD')`` equal to the gold letter. The robust metric
+(:mod:`evaluations.scoring.robust_choice`) is scored beside it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import random
 from typing import Any
 
 from evaluations.base import Benchmark, ScoredSample, robust_extra
-from evaluations.scoring.extract import choice_letter
+from evaluations.scoring.opencompass.choice import first_option_postprocess
 from evaluations.scoring.robust_choice import robust_choice_letter
 
 LETTERS = "ABCDEFGH"
@@ -34,9 +34,9 @@ class ChoiceBenchmark(Benchmark):
         return {"until": [], "do_sample": False, "max_gen_toks": self.max_gen_toks}
 
     def score(self, doc: dict[str, Any], output: str) -> ScoredSample:
-        """Accuracy of the extracted option letter."""
+        """Accuracy of the option letter OpenCompass's ``first_option_postprocess`` finds."""
         letters = LETTERS[: len(doc["choices"])]
-        got = choice_letter(output, letters)
+        got = first_option_postprocess(output, letters) or None
         robust = robust_choice_letter(output, doc["choices"], letters)
         return ScoredSample(
             benchmark=self.name,

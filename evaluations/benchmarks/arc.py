@@ -17,7 +17,9 @@ class ARCChallenge(ChoiceBenchmark):
     """ARC-Challenge test set (1172 questions, 3-5 options; numeric labels mapped to letters)."""
 
     name = "arc"
-    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
+    # 2.0: robust-extract metric, per-subtask rows, content-aware resume;
+    # 3.0: OpenCompass scoring (first_option_postprocess)
+    version = 3.0
     data_subdir = "arc_challenge"
     expected_files = f"arc_challenge/{FILE} (AI2 JSONL: id, question.stem, question.choices[{{text,label}}], answerKey)"
 

@@ -1,4 +1,4 @@
-"""BIG-Bench Hard (27 task JSON files + 3-shot CoT prompt files), CoT exact match."""
+"""BIG-Bench Hard (27 task JSON files + 3-shot CoT prompt files), OpenCompass ``bbh_gen_5b92b0``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from evaluations.base import Benchmark, BenchmarkDataError, PromptStyle, ScoredSample, robust_extra
 from evaluations.benchmarks import _lm_eval_prompts
 from evaluations.benchmarks._files import read_json, read_text, take
-from evaluations.scoring.extract import normalize_text
+from evaluations.scoring.opencompass.bbh import bbh_score
 from evaluations.scoring.robust_bbh import robust_bbh_answer, robust_bbh_correct
 
 TASKS = (
@@ -29,19 +29,6 @@ _OPTION = re.compile(r"^\([A-R]\)$")
 _FLIPS = {"true": "False", "false": "True", "yes": "No", "no": "Yes", "valid": "invalid", "invalid": "valid"}
 
 
-def extract_bbh_answer(output: str, gold: str) -> str | None:
-    """The answer after the last "the answer is"; option tasks keep only the ``(X)`` label."""
-    found = re.findall(r"answer is\s*:?\s*(.+)", output, re.IGNORECASE)
-    answer = found[-1].strip().splitlines()[0] if found else None
-    if _OPTION.match(gold):
-        options = re.findall(r"\([A-R]\)", answer if answer is not None else output)
-        if options:
-            return options[0] if answer is not None else options[-1]
-        bare = re.match(r"\s*([A-R])\b", answer or "")
-        return f"({bare.group(1)})" if bare else None
-    return answer.strip().rstrip(".").strip() if answer is not None else None
-
-
 def _cot_hint(text: str) -> str:
     # The prompt files open with a canary line and a '-----' separator: keep what follows.
     return text.split("-----", 1)[1].strip() if "-----" in text else text.strip()
@@ -51,7 +38,10 @@ class BBH(Benchmark):
     """All 27 BBH tasks (6511 examples); doc ids ``<task>/<index>``."""
 
     name = "bbh"
-    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
+    # 2.0: robust-extract metric, per-subtask rows, content-aware resume;
+    # 3.0: OpenCompass scoring (bbh_mcq_postprocess / bbh_freeform_postprocess) and its
+    #      prompt's blank line between the hint and "Q:"
+    version = 3.0
     metric = "exact_match"
     data_subdir = "bbh"
     expected_files = "bbh/<task>.json ({'examples': [{input, target}]}) and bbh/cot-prompts/<task>.txt for the 27 tasks"
@@ -92,26 +82,28 @@ class BBH(Benchmark):
         return doc["task"]
 
     def prompt(self, doc: dict[str, Any], style: PromptStyle = "paper") -> str:
-        """Paper: InfiGFusion BBH template with the task's CoT prompt as hint;
-        lm-eval: ``bbh_cot_zeroshot_<task>`` description + doc_to_text."""
+        """Paper: ``bbh_gen_5b92b0``'s template, the task's CoT prompt as ``_hint`` (the same
+        text as OpenCompass's lib_prompt files); lm-eval: ``bbh_cot_zeroshot_<task>``."""
         if style == "lm-eval":
             return _lm_eval_prompts.prompt(f"bbh/cot_zeroshot/{doc['task']}.yaml", doc)
         return (
-            f"Follow the given examples and answer the question.\n{doc['hint']}\n"
+            f"Follow the given examples and answer the question.\n{doc['hint']}\n\n"
             f"Q: {doc['input']}\nA: Let's think step by step."
         )
 
     def score(self, doc: dict[str, Any], output: str) -> ScoredSample:
-        """Exact match of the normalised final answer with the target."""
-        got = extract_bbh_answer(output, doc["gold"])
-        ok = got is not None and normalize_text(got) == normalize_text(doc["gold"])
+        """OpenCompass's rule: option tasks compare the letter after the first "answer is "
+        (``bbh_mcq_postprocess``); free-form tasks the first line after it, exactly."""
+        got, ok = bbh_score(doc["task"], doc["gold"], output)
         robust = robust_bbh_answer(doc["task"], doc["input"], doc["gold"], output)
         extra = {"task": doc["task"], "robust": robust_extra(robust, robust_bbh_correct(doc["task"], doc["gold"], robust))}
         return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(ok), extra)
 
     def gold_output(self, doc: dict[str, Any]) -> str:
-        """The CoT files' closing form: "... So the answer is <target>."."""
-        return f"Let's reason about it. So the answer is {doc['gold']}."
+        """The CoT files' closing form "... So the answer is <target>", without the final
+        period: two ruin_names targets are not option letters, and OpenCompass's option
+        postprocessor keeps a period after such a target (so no output with it can score)."""
+        return f"Let's reason about it. So the answer is {doc['gold']}"
 
     def wrong_output(self, doc: dict[str, Any], rng: random.Random) -> str:
         """A well-formed answer that differs from the target."""

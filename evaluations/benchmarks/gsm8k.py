@@ -9,18 +9,19 @@ from typing import Any
 from evaluations.base import Benchmark, BenchmarkDataError, PromptStyle, ScoredSample, robust_extra
 from evaluations.benchmarks import _lm_eval_prompts
 from evaluations.benchmarks._files import read_jsonl, take
-from evaluations.benchmarks._math_answer import final_answer
-from evaluations.scoring.math_equiv import math_equal
+from evaluations.scoring.opencompass.math import is_equiv_v2, math_postprocess_v2
 from evaluations.scoring.robust_number import robust_number, same_number
 
 FILE = "test.jsonl"
 
 
 class GSM8K(Benchmark):
-    """GSM8K test set (1319 problems), exact numeric answer via math-verify."""
+    """GSM8K test set (1319 problems), scored as OpenCompass's ``gsm8k_0shot_v2_gen_a58960``."""
 
     name = "gsm8k"
-    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
+    # 2.0: robust-extract metric, per-subtask rows, content-aware resume;
+    # 3.0: OpenCompass scoring (math_postprocess_v2 + MATHEvaluator v2), the paper's pipeline
+    version = 3.0
     metric = "exact_match"
     data_subdir = "gsm8k"
     expected_files = f"gsm8k/{FILE} (JSONL: question, answer ending in '#### <number>')"
@@ -43,12 +44,12 @@ class GSM8K(Benchmark):
         return f"{doc['question']}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
 
     def score(self, doc: dict[str, Any], output: str) -> ScoredSample:
-        """Exact match of the final answer (math-verify equivalence, so ``18.0`` = ``18``)."""
-        got = final_answer(output, numeric=True)
-        if got is not None:
-            got = got.replace(",", "").replace("\\$", "").lstrip("$").strip()
+        """OpenCompass's rule: ``math_postprocess_v2`` (last ``\\boxed{}``, else the first
+        sentence with "answer is"/"final answer", else the first sentence) compared with the
+        gold by ``MATHEvaluator(version='v2')`` string normalisation."""
+        got = math_postprocess_v2(output)
         robust = robust_number(output)
-        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(math_equal(got, doc["gold"])),
+        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(is_equiv_v2(got, doc["gold"])),
                             {"robust": robust_extra(robust, same_number(robust, doc["gold"]))})
 
     def gold_output(self, doc: dict[str, Any]) -> str:

@@ -18,11 +18,20 @@ FILE = "hellaswag_val_full.txt.bz2"
 LINES_PER_ITEM = 6
 
 
+def paper_ctx(ctx: str) -> str:
+    """``"<activity label>: <context>"`` -> ``"<context>"``, as OpenCompass's HellaswagDataset_V2
+    (``query.split(': ', 1)[-1]``)."""
+    return ctx.split(": ", 1)[-1]
+
+
 class HellaSwag(ChoiceBenchmark):
     """HellaSwag validation split, 4 endings per context."""
 
     name = "hellaswag"
-    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
+    # 2.0: robust-extract metric, per-subtask rows, content-aware resume;
+    # 3.0: OpenCompass scoring (first_option_postprocess) and its
+    #      prompt without the activity-label prefix
+    version = 3.0
     data_subdir = "hellaswag"
     expected_files = f"hellaswag/{FILE} (bz2 text, 6 lines per item: context, gold label 0-3, 4 endings)"
 
@@ -47,13 +56,15 @@ class HellaSwag(ChoiceBenchmark):
         return take(docs, limit)
 
     def prompt(self, doc: dict[str, Any], style: PromptStyle = "paper") -> str:
-        """Paper: the InfiGFusion HellaSwag template; lm-eval: see module docstring."""
+        """Paper: the InfiGFusion HellaSwag template on OpenCompass's ``ctx`` (HellaswagDataset_V2:
+        the query after its first ``": "``, i.e. without the activity label); lm-eval: see
+        module docstring."""
         if style == "lm-eval":
             from lm_eval.tasks.hellaswag.utils import preprocess
 
             return f"{preprocess(doc['ctx'])}\n{lettered([preprocess(e) for e in doc['choices']])}\nAnswer:"
         return (
-            f"{doc['ctx']}\nQuestion: Which ending makes the most sense?\n"
+            f"{paper_ctx(doc['ctx'])}\nQuestion: Which ending makes the most sense?\n"
             "Directly give me the correct choice, you can further explain it or not.\n"
             f"{lettered(doc['choices'])}\nYou may choose from 'A', 'B', 'C', 'D'.\nAnswer:"
         )

@@ -8,19 +8,21 @@ from typing import Any
 
 from evaluations.base import Benchmark, BenchmarkDataError, PromptStyle, ScoredSample, robust_extra
 from evaluations.benchmarks._files import read_jsonl, take
-from evaluations.benchmarks._math_answer import final_answer
 from evaluations.scoring.extract import last_boxed
 from evaluations.scoring.math_equiv import math_equal
+from evaluations.scoring.opencompass.math import is_equiv_v2, math_postprocess_v2
 from evaluations.scoring.robust_math import robust_math_answer
 
 FILE = "test.jsonl"
 
 
 class MATH(Benchmark):
-    """MATH test split, symbolic equivalence through math-verify."""
+    """MATH test split, scored as OpenCompass's ``math_0shot_gen_393424`` (robust metric: math-verify)."""
 
     name = "math"
-    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
+    # 2.0: robust-extract metric, per-subtask rows, content-aware resume;
+    # 3.0: OpenCompass scoring (math_postprocess_v2 + MATHEvaluator v2), the paper's pipeline
+    version = 3.0
     metric = "exact_match"
     data_subdir = "math"
     expected_files = f"math/{FILE} (JSONL: problem, solution with the answer in the last \\boxed{{}}, level, type)"
@@ -57,10 +59,11 @@ class MATH(Benchmark):
         return {"until": ["Problem:"] if style == "lm-eval" else [], "do_sample": False, "max_gen_toks": 1024}
 
     def score(self, doc: dict[str, Any], output: str) -> ScoredSample:
-        """Equivalence of the final answer with the gold under math-verify."""
-        got = final_answer(output, numeric=False)
+        """OpenCompass's rule: ``math_postprocess_v2`` compared with the gold (the solution's
+        last ``\\boxed{}``, as OpenCompass's MATHDataset) by ``MATHEvaluator(version='v2')``."""
+        got = math_postprocess_v2(output)
         robust = robust_math_answer(output)
-        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(math_equal(got, doc["gold"])),
+        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(is_equiv_v2(got, doc["gold"])),
                             {"robust": robust_extra(robust, math_equal(robust, doc["gold"]))})
 
     def gold_output(self, doc: dict[str, Any]) -> str:

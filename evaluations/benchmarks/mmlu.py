@@ -26,7 +26,9 @@ class MMLU(ChoiceBenchmark):
     """MMLU test split (14042 questions); doc ids ``<subject>/<index within subject>``."""
 
     name = "mmlu"
-    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
+    # 2.0: robust-extract metric, per-subtask rows, content-aware resume;
+    # 3.0: OpenCompass scoring (first_option_postprocess)
+    version = 3.0
     data_subdir = "mmlu"
     expected_files = f"mmlu/{FILE} (parquet: question, subject, choices[4], answer 0-3)"
     max_gen_toks = 384

@@ -1,18 +1,21 @@
-"""TheoremQA (800 questions, original JSON), scored by the official answer-type rules."""
+"""TheoremQA (800 questions, original JSON), original prompt, OpenCompass's scoring.
+
+The paper keeps TheoremQA's original prompt and scores with OpenCompass's ``TheoremQA_gen``
+rules (``TheoremQA_postprocess_v3`` + ``TheoremQAEvaluatorV3``, see
+:mod:`evaluations.scoring.opencompass.theoremqa`).
+"""
 
 from __future__ import annotations
 
 import random
-import re
 from pathlib import Path
 from typing import Any
 
 from evaluations.base import Benchmark, BenchmarkDataError, PromptStyle, ScoredSample, robust_extra
 from evaluations.benchmarks._files import read_json, take
-from evaluations.scoring.extract import last_boxed
 from evaluations.scoring.robust_theoremqa import extract_answer as robust_answer
 from evaluations.scoring.robust_theoremqa import robust_theoremqa_correct
-from evaluations.scoring.theoremqa import theoremqa_correct
+from evaluations.scoring.opencompass.theoremqa import theoremqa_correct_v3
 
 FILE = "theoremqa_test.json"
 ANSWER_TYPES = ("integer", "float", "bool", "option", "list of integer", "list of float")
@@ -30,22 +33,13 @@ ORIGINAL_PROMPT = (
 )
 
 
-def extract_theoremqa_answer(output: str) -> str | None:
-    """The final answer: text after the last "the answer is" (one line), else the last ``\\boxed{}``."""
-    found = re.findall(r"answer is[:\s]*(.+)", output, re.IGNORECASE)
-    if found:
-        answer = found[-1].strip().splitlines()[0].strip()
-        boxed = last_boxed(answer)
-        answer = boxed if boxed is not None else answer
-        return answer.strip().strip("$").rstrip(".").strip()
-    return last_boxed(output)
-
-
 class TheoremQA(Benchmark):
-    """TheoremQA test set; accuracy under the integer/float/list/bool/option rules."""
+    """TheoremQA test set; accuracy under OpenCompass's TheoremQAEvaluatorV3."""
 
     name = "theoremqa"
-    version = 2.0  # 2.0: robust-extract metric, per-subtask rows, content-aware resume
+    # 2.0: robust-extract metric, per-subtask rows, content-aware resume;
+    # 3.0: OpenCompass scoring (TheoremQA_postprocess_v3 + TheoremQAEvaluatorV3)
+    version = 3.0
     metric = "exact_match"
     data_subdir = "theoremqa"
     expected_files = f"theoremqa/{FILE} (JSON list: id, Question, Answer, Answer_type)"
@@ -82,9 +76,8 @@ class TheoremQA(Benchmark):
         return {"until": [], "do_sample": False, "max_gen_toks": 1024}
 
     def score(self, doc: dict[str, Any], output: str) -> ScoredSample:
-        """Official answer-type scoring of the extracted final answer."""
-        got = extract_theoremqa_answer(output)
-        ok = theoremqa_correct(got, doc["gold"], doc["answer_type"])
+        """OpenCompass's rule on the text after the last "the answer is" (else the last number)."""
+        got, ok = theoremqa_correct_v3(output, doc["gold"], doc["answer_type"])
         robust = robust_answer(output)
         robust_ok = robust_theoremqa_correct(robust, doc["gold"], doc["answer_type"])
         return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(ok),

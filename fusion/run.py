@@ -170,6 +170,7 @@ def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resum
                              "short, or an older workbench wrote it) and no complete one to resume from; move "
                              f"{checkpoint_dir} away to start this run afresh")
     metrics_path = run_dir / "metrics.jsonl"
+    rank0 = int(os.environ.get("RANK", "0")) == 0
     changes: list[str] = []
     resumed_step = None
     if resume_from is not None:
@@ -183,11 +184,11 @@ def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resum
                  "nothing to do")
             return {"run_dir": str(run_dir), "steps": resumed_step, "train_loss": None,
                     "last_checkpoint": str(resume_from), "resumed_from": str(resume_from), "caches": {}}
-        truncate_metrics(metrics_path, resumed_step)
+        if rank0:  # only rank 0 writes metrics.jsonl; the other ranks leave it alone
+            truncate_metrics(metrics_path, resumed_step)
         _say(f"resuming from {resume_from}" + (f" with config changes: {'; '.join(changes)}" if changes else ""))
-    elif metrics_path.exists():
+    elif metrics_path.exists() and rank0:
         metrics_path.unlink()
-    rank0 = int(os.environ.get("RANK", "0")) == 0
     if rank0 and resume_from is None:
         record_config(run_dir, cfg, None, [])
     # The Trainer's own temp folders (checkpoint-N) of a save cut short: never complete.

@@ -34,17 +34,21 @@ def cpu_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def launch_command(args: list[str], num_processes: int = 2, port: int | None = None) -> list[str]:
-    """``accelerate launch`` of ``python -m workbench.cli ARGS`` on ``num_processes`` CPU ranks."""
+def launch_command(args: list[str], num_processes: int = 2, port: int | None = None,
+                   script: str | None = None) -> list[str]:
+    """``accelerate launch`` of ``python -m workbench.cli ARGS`` (or of ``python SCRIPT
+    ARGS``) on ``num_processes`` CPU ranks."""
+    program = [script, *args] if script else ["-m", "workbench.cli", *args]
     return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(num_processes),
             "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-            "--main_process_port", str(port or free_port()), "-m", "workbench.cli", *args]
+            "--main_process_port", str(port or free_port()), *program]
 
 
-def launch(args: list[str], num_processes: int = 2, timeout: float = 300) -> subprocess.CompletedProcess:
+def launch(args: list[str], num_processes: int = 2, timeout: float = 300,
+           script: str | None = None) -> subprocess.CompletedProcess:
     """Run :func:`launch_command`; raises ``AssertionError`` with the output tail if it fails."""
-    proc = subprocess.run(launch_command(args, num_processes), cwd=REPO, env=cpu_env(), capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(launch_command(args, num_processes, script=script), cwd=REPO, env=cpu_env(),
+                          capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise AssertionError(f"launch of {args} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc

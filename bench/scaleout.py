@@ -129,7 +129,7 @@ def fuse_row(tmp: Path, examples: int) -> str:
 
 def eval_row(tmp: Path, docs: int) -> str:
     """Seconds of LMEvalEngine.run, 1 process vs 2 ranks, and per-item identity."""
-    script = str(REPO / "tests" / "_eval_ranks_script.py")
+    script = str(REPO / "bench" / "eval_ranks.py")
     data = str(REPO.parent / "shared" / "benchmarks")
     args = ["smollm2-135m-instruct", "arc,gsm8k", str(docs), "2"]
     subprocess.run([sys.executable, script, *args, str(tmp / "e1.json"), data], cwd=REPO, check=True,

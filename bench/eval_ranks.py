@@ -1,8 +1,8 @@
 """Evaluate the first N docs of some benchmarks with :class:`LMEvalEngine` and write every
 per-item result as JSON (rank 0). Run plainly (1 process) or under ``accelerate launch``
-(lm-eval's data parallelism); used by tests/test_scaleout_eval.py and bench/scaleout.py.
+(lm-eval's data parallelism); used by bench/scaleout.py.
 
-    python tests/_eval_ranks_script.py MODEL BENCH[,BENCH] N BATCH OUT.json DATA_DIR
+    python bench/eval_ranks.py MODEL BENCH[,BENCH] N BATCH OUT.json DATA_DIR
 """
 
 from __future__ import annotations

@@ -99,7 +99,8 @@ def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example],
     examples to cache are split across the ranks, each writes its own shards and rank 0
     merges them into one index (:mod:`fusion.teacher_cache_ranks`); without it (``fuse``)
     an incomplete cache is refused there."""
-    state = launch_state() if _world_size() > 1 else None
+    # Only cache-teachers sets up the ranks here; under fuse the Trainer does (TrainingArguments).
+    state = launch_state() if _world_size() > 1 and data_parallel else None
     reports = {}
     ids = [e.id for e in examples]
     for source in cfg.sources:
@@ -110,7 +111,7 @@ def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example],
             raise ValueError(f"{config_file(cfg)}: {exc}") from None
         if keys_out is not None:
             keys_out[source.name] = keys
-        if state is not None and data_parallel:
+        if state is not None:
             _cache_ranks(cfg, source, examples, keys, state)
             reports[source.name] = open_cache(cfg, source, keys).size_report()
             continue
@@ -120,7 +121,7 @@ def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example],
             cache = open_cache(cfg, source, keys)
             todo = cache.missing(ids)
         if todo:
-            if state is not None:
+            if _world_size() > 1:
                 raise ValueError(f"teacher cache of {source.name!r} is incomplete; build it first with "
                                  "`workbench cache-teachers` (under `accelerate launch` it runs data-parallel)")
             _say(f"caching {len(todo)} example(s) for source {source.name!r} ({source.model})")

@@ -89,12 +89,18 @@ def template_key(source_name: str | None) -> str:
 
 
 def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example],
-                          keys_out: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, float]]:
+                          keys_out: dict[str, dict[str, str]] | None = None, *,
+                          data_parallel: bool = False) -> dict[str, dict[str, float]]:
     """Cache every source's top-k on every example not cached yet, or cached from another
     prompt or response (resumable); returns the per-source size report (bytes per token vs
-    full logits). ``keys_out`` receives each source's example keys."""
-    from fusion.models import load_model_and_tokenizer
+    full logits). ``keys_out`` receives each source's example keys.
 
+    Under ``accelerate launch`` with ``data_parallel`` (``workbench cache-teachers``) the
+    examples to cache are split across the ranks, each writes its own shards and rank 0
+    merges them into one index (:mod:`fusion.teacher_cache_ranks`); without it (``fuse``)
+    an incomplete cache is refused there."""
+    # Only cache-teachers sets up the ranks here; under fuse the Trainer does (TrainingArguments).
+    state = launch_state() if _world_size() > 1 and data_parallel else None
     reports = {}
     ids = [e.id for e in examples]
     for source in cfg.sources:
@@ -105,6 +111,10 @@ def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example],
             raise ValueError(f"{config_file(cfg)}: {exc}") from None
         if keys_out is not None:
             keys_out[source.name] = keys
+        if state is not None:
+            _cache_ranks(cfg, source, examples, keys, state)
+            reports[source.name] = open_cache(cfg, source, keys).size_report()
+            continue
         cache = None
         todo = ids
         if (directory / "meta.json").is_file():
@@ -113,24 +123,87 @@ def ensure_teacher_caches(cfg: FusionConfig, examples: list[Example],
         if todo:
             if _world_size() > 1:
                 raise ValueError(f"teacher cache of {source.name!r} is incomplete; build it first with "
-                                 "`workbench cache-teachers` (not under a multi-process launch)")
+                                 "`workbench cache-teachers` (under `accelerate launch` it runs data-parallel)")
             _say(f"caching {len(todo)} example(s) for source {source.name!r} ({source.model})")
-            model, tokenizer = load_model_and_tokenizer(source.model, dtype=_dtype(cfg.cache.dtype), device=_device())
-            refuse_unsafe_cache_dtype(cfg.cache.dtype, model, source.name)
-            vocab = int(model.get_output_embeddings().weight.shape[0])
-            if cfg.cache.k > vocab:  # before meta.json exists: a corrected rerun is not blocked
-                raise ValueError(f"{config_file(cfg)}: cache.k: {cfg.cache.k} is larger than the vocabulary of source "
-                                 f"{source.name!r} ({vocab} tokens)")
-            cache = TeacherCache(directory, _meta(cfg, source, vocab))
-            build_cache(cache, model, tokenizer, examples, template=source.chat_template,
-                        batch_size=cfg.cache.batch_size, shard_size=cfg.cache.shard_size,
-                        max_prompt_tokens=cfg.data.max_prompt_tokens,
-                        max_response_tokens=cfg.data.max_response_tokens, desc=f"cache {source.name}")
-            del model
-            gc.collect()
+            cache, _ = _cache_examples(cfg, source, examples, directory, _device(), "")
         assert cache is not None
         reports[source.name] = cache.size_report()
     return reports
+
+
+def launch_state() -> Any:
+    """Accelerate's ``PartialState`` of a multi-process launch. On CPU accelerate needs
+    ``ACCELERATE_USE_CPU=1`` to see the ranks (else every process would think it is rank 0)."""
+    from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
+
+    # PartialState itself does not read the flag (AcceleratorState and the Trainer do).
+    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    if state.num_processes != _world_size():
+        raise ValueError(f"launched with WORLD_SIZE={_world_size()} but accelerate sees {state.num_processes} "
+                         "process(es); on CPU set ACCELERATE_USE_CPU=1 (see README, Scale-out)")
+    return state
+
+
+def _cache_examples(cfg: FusionConfig, source: SourceConfig, examples: list[Example], directory: Path,
+                    device: str, who: str, create_top: Any = None) -> tuple[TeacherCache, dict[str, float]]:
+    """Load ``source`` on ``device`` and cache ``examples`` into the cache folder
+    ``directory``; returns that cache and the throughput stats (:func:`build_cache`). ``create_top``,
+    if given, is called with the meta once the vocabulary is known (rank 0's top folder)."""
+    from fusion.models import load_model_and_tokenizer
+
+    model, tokenizer = load_model_and_tokenizer(source.model, dtype=_dtype(cfg.cache.dtype), device=device)
+    refuse_unsafe_cache_dtype(cfg.cache.dtype, model, source.name)
+    vocab = int(model.get_output_embeddings().weight.shape[0])
+    if cfg.cache.k > vocab:  # before meta.json exists: a corrected rerun is not blocked
+        raise ValueError(f"{config_file(cfg)}: cache.k: {cfg.cache.k} is larger than the vocabulary of source "
+                         f"{source.name!r} ({vocab} tokens)")
+    if create_top is not None:
+        create_top(_meta(cfg, source, vocab))
+    stats: dict[str, float] = {}
+    cache = TeacherCache(directory, _meta(cfg, source, vocab))
+    build_cache(cache, model, tokenizer, examples,
+                template=source.chat_template, batch_size=cfg.cache.batch_size, shard_size=cfg.cache.shard_size,
+                max_prompt_tokens=cfg.data.max_prompt_tokens, max_response_tokens=cfg.data.max_response_tokens,
+                desc=f"cache {source.name}{who}", stats=stats)
+    del model
+    gc.collect()
+    if stats.get("examples"):
+        _say(f"{source.name}{who}: cached {stats['examples']} example(s), {stats['tokens']} tokens in "
+             f"{stats['seconds']:.2f} s ({stats['tokens'] / max(stats['seconds'], 1e-9):.0f} tokens/s)")
+    return cache, stats
+
+
+def _cache_ranks(cfg: FusionConfig, source: SourceConfig, examples: list[Example], keys: dict[str, str],
+                 state: Any) -> None:
+    """Data-parallel caching of one source (every rank calls it; see :mod:`fusion.teacher_cache_ranks`)."""
+    from fusion.teacher_cache_ranks import merge_rank_caches, rank_folder
+
+    directory = cfg.source_cache_dir(source)
+    has_meta = (directory / "meta.json").is_file()
+    if state.is_main_process and has_meta:
+        merged = merge_rank_caches(open_cache(cfg, source), keys)  # what a killed run finished
+        if merged:
+            _say(f"{source.name}: merged {merged} entr{'y' if merged == 1 else 'ies'} left in rank folders")
+    state.wait_for_everyone()
+    todo = {e.id for e in examples}
+    if has_meta:
+        cache = open_cache(cfg, source)
+        cache.expect(keys)
+        todo = set(cache.missing([e.id for e in examples]))
+    if todo:
+        if state.is_main_process:
+            _say(f"caching {len(todo)} example(s) for source {source.name!r} ({source.model}) "
+                 f"on {state.num_processes} ranks")
+        rank = state.process_index
+        create_top = (lambda meta: TeacherCache(directory, meta)) if state.is_main_process else None
+        with state.split_between_processes([e for e in examples if e.id in todo]) as mine:
+            _cache_examples(cfg, source, mine, rank_folder(directory, rank), str(state.device),
+                            f" rank {rank}/{state.num_processes}", create_top)
+        state.wait_for_everyone()
+        if state.is_main_process:
+            merge_rank_caches(open_cache(cfg, source), keys)
+    state.wait_for_everyone()
 
 
 def refuse_unsafe_cache_dtype(dtype: str, model: Any, source_name: str) -> None:
@@ -170,6 +243,7 @@ def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resum
                              "short, or an older workbench wrote it) and no complete one to resume from; move "
                              f"{checkpoint_dir} away to start this run afresh")
     metrics_path = run_dir / "metrics.jsonl"
+    rank0 = int(os.environ.get("RANK", "0")) == 0
     changes: list[str] = []
     resumed_step = None
     if resume_from is not None:
@@ -183,11 +257,11 @@ def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resum
                  "nothing to do")
             return {"run_dir": str(run_dir), "steps": resumed_step, "train_loss": None,
                     "last_checkpoint": str(resume_from), "resumed_from": str(resume_from), "caches": {}}
-        truncate_metrics(metrics_path, resumed_step)
+        if rank0:  # only rank 0 writes metrics.jsonl; the other ranks leave it alone
+            truncate_metrics(metrics_path, resumed_step)
         _say(f"resuming from {resume_from}" + (f" with config changes: {'; '.join(changes)}" if changes else ""))
-    elif metrics_path.exists():
+    elif metrics_path.exists() and rank0:
         metrics_path.unlink()
-    rank0 = int(os.environ.get("RANK", "0")) == 0
     if rank0 and resume_from is None:
         record_config(run_dir, cfg, None, [])
     # The Trainer's own temp folders (checkpoint-N) of a save cut short: never complete.

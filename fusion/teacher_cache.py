@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,15 @@ class TeacherCache:
         _atomic_write_text(self.dir / "index.json", json.dumps(self.index, sort_keys=True))
         return self.dir / name
 
+    def adopt(self, entries: dict[str, dict[str, Any]], shards: dict[str, dict[str, Any]]) -> None:
+        """Add index ``entries`` whose shards (paths relative to this folder, e.g. a rank's
+        sub-folder) are already written, with those shards' checksum records: checksums
+        first, then the index (each file atomically), as :meth:`write_shard` does."""
+        self.shards.update(shards)
+        _atomic_write_text(self.dir / "shards.json", json.dumps(self.shards, sort_keys=True))
+        self.index.update(entries)
+        _atomic_write_text(self.dir / "index.json", json.dumps(self.index, sort_keys=True))
+
     def get(self, example_id: str, response: str | None = None) -> CacheEntry:
         """Read one entry, verifying id, shapes and (if given) the response text hash."""
         info = self.index.get(example_id)
@@ -350,10 +360,13 @@ def build_cache(
     max_prompt_tokens: int,
     max_response_tokens: int,
     desc: str = "caching",
+    stats: dict[str, float] | None = None,
 ) -> int:
     """Cache ``model``'s top-k on every example not yet in ``cache``; returns how many
     were written. Examples are batched by length; a shard is flushed every
-    ``shard_size`` examples, so an interrupted run loses at most one shard's work."""
+    ``shard_size`` examples, so an interrupted run loses at most one shard's work.
+    ``stats`` (if given) receives ``examples``, ``tokens`` (input tokens forwarded) and
+    ``seconds`` (forward passes, top-k and shard writes; tokenisation excluded)."""
     keys = example_keys(tokenizer, examples, template)
     cache.expect(keys)
     todo_ids = set(cache.missing([e.id for e in examples]))
@@ -371,6 +384,7 @@ def build_cache(
     model.eval()
     pending: list[CacheEntry] = []
     written = 0
+    started = time.perf_counter()
     with tqdm(total=len(order), desc=desc, unit="ex") as bar:
         for start in range(0, len(order), batch_size):
             batch = [tokenized[i] for i in order[start : start + batch_size]]
@@ -383,4 +397,7 @@ def build_cache(
     if pending:
         cache.write_shard(pending, hashes, keys)
         written += len(pending)
+    if stats is not None:
+        stats.update(examples=written, tokens=sum(len(t.input_ids) for t in tokenized),
+                     seconds=time.perf_counter() - started)
     return written

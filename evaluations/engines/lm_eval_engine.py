@@ -48,6 +48,28 @@ def use_deterministic_kernels() -> None:
     torch.use_deterministic_algorithms(True)
 
 
+def enable_cpu_data_parallel(lm: Any) -> bool:
+    """Turn on lm-eval's own data-parallel mode for an ``HFLM`` on CPU ranks of an
+    ``accelerate launch`` (with ``ACCELERATE_USE_CPU=1``); returns whether it did.
+
+    ``HFLM`` creates the ``Accelerator`` and keeps it whenever there are several processes,
+    but sets its rank and world size only when it counts more than one GPU
+    (``lm_eval/models/huggingface.py``, ``elif gpus > 1``), so on CPU every rank would
+    evaluate every document. This makes the same two assignments that branch makes; the
+    sharding (``task.build_all_requests(rank, world_size)``), the padding to equal request
+    counts and the gathering to rank 0 (``gather_object``) stay lm-eval's. On GPUs it does
+    nothing: lm-eval has already set them.
+    """
+    accelerator = getattr(lm, "accelerator", None)
+    if accelerator is None or accelerator.num_processes <= 1 or lm.world_size > 1:
+        return False
+    if accelerator.device.type != "cpu":
+        return False
+    lm._rank = accelerator.process_index
+    lm._world_size = accelerator.num_processes
+    return True
+
+
 def _quiet_lm_eval() -> None:
     # lm-eval logs a warning per task build (custom_dataset hint); keep the CLI readable.
     for name in ("lm_eval", "lm-eval"):
@@ -147,6 +169,7 @@ class LMEvalEngine:
             if dtype == "auto":
                 dtype = "float32" if device == "cpu" else "bfloat16"
             self.lm = HFLM(pretrained=self.model_path, batch_size=batch_size, device=device, dtype=dtype)
+            enable_cpu_data_parallel(self.lm)
         self.device = device
         self.dtype = dtype
         has_template = bool(getattr(getattr(self.lm, "tokenizer", None), "chat_template", None))
@@ -168,7 +191,18 @@ class LMEvalEngine:
             "apply_chat_template": self.apply_chat_template,
             "max_gen_toks_cap": self.max_gen_toks,
             "deterministic": self.deterministic,
+            "processes": self.world_size,
         }
+
+    @property
+    def world_size(self) -> int:
+        """Processes evaluating together (lm-eval's data parallelism under ``accelerate launch``)."""
+        return int(getattr(self.lm, "world_size", 1))
+
+    @property
+    def is_main_process(self) -> bool:
+        """Whether :meth:`run` returns the samples here (rank 0, or the only process)."""
+        return int(getattr(self.lm, "rank", 0)) == 0
 
     def gen_overrides(self, bench: Benchmark, style: PromptStyle) -> dict[str, Any]:
         """Generation overrides applied on top of the benchmark's own settings."""
@@ -178,7 +212,11 @@ class LMEvalEngine:
         return {"max_gen_toks": min(own, self.max_gen_toks)}
 
     def run(self, bench: Benchmark, docs: list[dict[str, Any]], style: PromptStyle = "paper") -> list[ScoredSample]:
-        """Generate for ``docs`` and score them; returns samples in ``docs`` order with prompts."""
+        """Generate for ``docs`` and score them; returns samples in ``docs`` order with prompts.
+
+        Under ``accelerate launch`` (:attr:`world_size` > 1) every rank calls this with the
+        same ``docs``; lm-eval generates each rank's share and gathers them, rank 0 returns
+        all samples and the other ranks return ``[]``."""
         from lm_eval.evaluator import evaluate
 
         if not docs:
@@ -186,15 +224,22 @@ class LMEvalEngine:
         sink: dict[str, ScoredSample] = {}
         config = build_task_config(bench, docs, style, sink, self.gen_overrides(bench, style))
         loaded = self._tasks.load([config])
-        evaluate(
+        parallel = self.world_size > 1
+        out = evaluate(
             lm=self.lm,
             task_dict=loaded,
             bootstrap_iters=0,
-            log_samples=False,
+            log_samples=parallel,  # lm-eval gathers every rank's samples to rank 0
             apply_chat_template=self.apply_chat_template,
             fewshot_as_multiturn=False,
             verbosity="ERROR",
         )
+        if parallel:
+            if not self.is_main_process:
+                return []  # every rank must call run() with the same docs; rank 0 gets the samples
+            for row in out["samples"][config["task"]]:  # the other ranks' docs, scored here as on one process
+                if row["doc"]["doc_id"] not in sink:
+                    config["process_results"](row["doc"], row["filtered_resps"])
         missing = [d["doc_id"] for d in docs if d["doc_id"] not in sink]
         if missing:
             raise RuntimeError(f"{bench.name}: lm-eval returned no result for {len(missing)} docs, e.g. {missing[:3]}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -12,7 +13,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "cache-teachers",
         help="run every source model once over the training data and cache its top-k (resumable)",
         description="Cache each source's top-k log-probs, token ids and response character offsets, "
-        "keyed by example id; already-cached examples are skipped. Prints bytes per token.",
+        "keyed by example id; already-cached examples are skipped. Prints bytes per token. Under "
+        "`accelerate launch -m workbench.cli cache-teachers ...` the examples are split across the ranks "
+        "(per-rank shards, one merged index).",
     )
     p.add_argument("--config", required=True, help="fusion YAML config (see configs/tiny.yaml)")
     p.set_defaults(func=run)
@@ -24,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
     from fusion.run import ensure_teacher_caches, prepare_data
 
     cfg = load_config(args.config)
-    reports = ensure_teacher_caches(cfg, prepare_data(cfg))
+    reports = ensure_teacher_caches(cfg, prepare_data(cfg), data_parallel=True)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under `accelerate launch`: rank 0 reports the merged cache
     for name, rep in reports.items():
         print(f"{name}: {rep['examples']} examples, {rep['tokens']} tokens, "
               f"{rep['bytes_per_token']:.1f} bytes/token vs {rep['full_logits_fp16_bytes_per_token']:.0f} "

@@ -1,6 +1,7 @@
 """``workbench eval``: evaluate a model, re-score predictions, or follow a training run.
 
-Modes (exactly one): ``--model SPEC`` (generation through lm-eval), ``--predictions
+Modes (exactly one): ``--model SPEC`` (generation through lm-eval; data-parallel under
+``accelerate launch``, see :mod:`evaluations.engines.ranks`), ``--predictions
 FILE.jsonl`` (``{benchmark, doc_id, output}`` lines scored by the same code), ``--run DIR
 [--watch]`` (every checkpoint of a run, as it appears). Results are printed as a table and
 indexed in the run store (``workbench.db``).
@@ -89,9 +90,13 @@ def run(args: argparse.Namespace) -> int:
     if args.watch and not args.run:
         raise ValueError("--watch needs --run DIR")
 
+    ranks = int(os.environ.get("WORLD_SIZE", "1"))
+    if ranks > 1 and not args.model:
+        raise ValueError("under accelerate launch only --model runs data-parallel (not --run or --predictions)")
+    leader = int(os.environ.get("RANK", "0")) == 0
     store_root = args.run.parent if args.run else args.out.parent
     store = None
-    if not args.no_index:
+    if not args.no_index and leader:
         from workbench.store import Store
 
         store = Store(store_root)
@@ -122,7 +127,14 @@ def run(args: argparse.Namespace) -> int:
         missing = [n for n in registry.names() if n not in benchmarks] if args.benchmarks == "all" else []
         if missing:
             print(f"note: not available yet: {', '.join(missing)}")
-        runner.evaluate_model(args.model, benchmarks, data_dir, args.out, on_result=on_result, **model_kwargs)
+        if ranks > 1:
+            from evaluations.engines.ranks import evaluate_model_on_ranks
+
+            evaluate_model_on_ranks(args.model, benchmarks, data_dir, args.out, on_result=on_result, **model_kwargs)
+            if not leader:
+                return 0  # rank 0 wrote and prints the results
+        else:
+            runner.evaluate_model(args.model, benchmarks, data_dir, args.out, on_result=on_result, **model_kwargs)
     print(format_table(rows) if rows else "no results")
     if store is not None:
         store.close()

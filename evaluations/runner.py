@@ -150,12 +150,17 @@ def evaluate_benchmark(
             sample.prompt = prompts[doc["doc_id"]]
         stamp(again, rescored)
     if plan.pending:
-        bar = tqdm(total=len(docs), initial=len(docs) - len(plan.pending), desc=f"{bench.name}", unit="item", leave=False)
-        for start in range(0, len(plan.pending), chunk_size):
-            chunk = plan.pending[start : start + chunk_size]
-            stamp(chunk, generate(bench, chunk))
-            bar.update(len(chunk))
-        bar.close()
+        # disable=None: a bar on a terminal only (logs and captured stderr keep one clean
+        # line per message); closed on errors too, so an error line is never half a bar.
+        bar = tqdm(total=len(docs), initial=len(docs) - len(plan.pending), desc=f"{bench.name}", unit="item",
+                   leave=False, disable=None)
+        try:
+            for start in range(0, len(plan.pending), chunk_size):
+                chunk = plan.pending[start : start + chunk_size]
+                stamp(chunk, generate(bench, chunk))
+                bar.update(len(chunk))
+        finally:
+            bar.close()
     ordered = [done[d["doc_id"]] for d in docs]
     results = build_results(
         bench.name, bench.metric, ordered, len(docs), bench.version, config, run_config,

@@ -99,6 +99,11 @@ def test_rerun_resumes_and_changed_config_is_refused(experiment, capsys):
     assert main(["experiment", "--config", str(changed), "--data-dir", str(DATA)]) == 2
     err = capsys.readouterr().err
     assert "another config" in err and "seeds" in err
+    # evaluation settings may change: accepted and recorded, nothing retrained
+    relimited = _config(tmp, eval={"benchmarks": ["gsm8k", "arc"], "limit": 3, "batch_size": 4, "max_gen_toks": 6})
+    assert main(["experiment", "--config", str(relimited), "--data-dir", str(DATA), "--stages", "report"]) == 0
+    assert json.loads((out / "experiment.json").read_text())["config"]["limit"] == {"gsm8k": 3, "arc": 3}
+    assert {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("model.safetensors")} == before
 
 
 @pytest.mark.parametrize("change, message", [

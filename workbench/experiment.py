@@ -15,8 +15,10 @@ Stages, each resumable (its outputs are the truth; a rerun does only what is mis
 5. ``report``: :mod:`workbench.experiment_report` -> ``OUT/report.md``, ``OUT/figures/``,
    ``OUT/tables/``.
 
-``OUT/experiment.json`` records the config; a rerun with a changed config is refused
-(naming the keys that changed) so results of two configs never mix in one folder.
+``OUT/experiment.json`` records the config; a rerun whose data or training settings
+changed is refused (naming the keys) so two trainings never mix in one folder; changed
+evaluation or diagnostics settings are accepted and recorded (their outputs resume item
+by item, keyed by their own content).
 """
 
 from __future__ import annotations
@@ -54,10 +56,13 @@ def check_state(cfg: ExperimentConfig) -> None:
         except (ValueError, KeyError, UnicodeDecodeError) as exc:
             raise ValueError(f"{state}: not an experiment state file ({exc}); move it away to start over") from exc
         changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
-        if changed:
-            raise ValueError(f"{state}: this folder holds an experiment with another config (changed: "
-                             f"{', '.join(changed)}); use another --out, or restore the config")
-        return
+        trained = [k for k in changed if k in cfg.TRAINING_KEYS]
+        if trained:
+            raise ValueError(f"{state}: this folder holds an experiment trained with another config (changed: "
+                             f"{', '.join(trained)}); use another --out, or restore the config")
+        if not changed:
+            return
+        _say(f"evaluation/diagnostics settings changed ({', '.join(changed)}): accepted, recorded in {state}")
     state.write_text(json.dumps({"config": now, "source": cfg.source}, indent=2) + "\n", encoding="utf-8")
 
 

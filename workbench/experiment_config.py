@@ -59,6 +59,11 @@ class ExperimentConfig:
     diag_examples: int = 32
     restarts: int = 2
 
+    #: The keys whose change would change what was trained: a resume must match them.
+    #: Evaluation and diagnostics keys may change (their outputs resume item by item).
+    TRAINING_KEYS: tuple[str, ...] = ("fusion_config", "sets", "max_per_set", "heldout", "data_seed", "arms",
+                                      "seeds", "training", "max_prompt_tokens", "max_response_tokens")
+
     def raw(self) -> dict[str, Any]:
         """What decides the results (recorded in ``experiment.json``; a resume must match it)."""
         return {"fusion_config": str(self.fusion_config), "sets": self.sets, "max_per_set": self.max_per_set,

@@ -126,3 +126,18 @@ def test_duplicate_key_is_refused(tmp_path, capsys):
     path.write_text(f"fusion_config: {REPO / 'configs' / 'tiny.yaml'}\nseeds: [0]\nseeds: [1]\n")
     assert main(["experiment", "--config", str(path)]) == 2
     assert "given twice" in capsys.readouterr().err
+
+
+def test_export_holds_the_small_outputs_without_benchmark_text(experiment, tmp_path):
+    from evaluations.results import read_samples
+    from workbench.experiment_export import export_outputs
+
+    tmp, _ = experiment
+    dest = tmp_path / "export"
+    files = export_outputs(tmp / "exp", dest)
+    assert (dest / "report.md").read_text() == (tmp / "exp" / "report.md").read_text()
+    assert (dest / "tables" / "deltas.csv").is_file() and (dest / "runs" / "sft-s0" / "metrics.jsonl").is_file()
+    samples = read_samples(dest / "evals" / "sft-s0@step-2" / "gsm8k" / "samples.jsonl")
+    original = read_samples(tmp / "exp" / "evals" / "sft-s0@step-2" / "gsm8k" / "samples.jsonl")
+    assert [s.score for s in samples] == [s.score for s in original] and all(s.prompt == "" for s in samples)
+    assert not any("checkpoints" in f.parts or "cache" in f.parts or f.name == "train.jsonl" for f in files)

@@ -103,6 +103,14 @@ def final_labels(cfg: ExperimentConfig) -> dict[tuple[str, int], str]:
     return out
 
 
+def _evaluated(cfg: ExperimentConfig, *labels: str) -> list[str]:
+    """The configured benchmarks that every one of ``labels`` has samples for."""
+    from evaluations.compare import benchmarks_in
+
+    found = [set(benchmarks_in(cfg.out / "evals" / label)) for label in labels]
+    return [b for b in cfg.benchmarks if all(b in f for f in found)]
+
+
 def deltas_table(cfg: ExperimentConfig) -> pd.DataFrame:
     """Every arm's final checkpoint vs the SFT arm's, per benchmark and subtask."""
     from evaluations.compare import compare_dirs
@@ -112,7 +120,11 @@ def deltas_table(cfg: ExperimentConfig) -> pd.DataFrame:
         base = finals.get((BASELINE_ARM, seed))
         if arm == BASELINE_ARM or base is None:
             continue
-        comparisons, _ = compare_dirs(cfg.out / "evals" / base, cfg.out / "evals" / label, subtasks=True)
+        shared = _evaluated(cfg, base, label)
+        if not shared:
+            continue
+        comparisons, _ = compare_dirs(cfg.out / "evals" / base, cfg.out / "evals" / label, subtasks=True,
+                                      benchmarks=shared)
         rows += [{"arm": arm, "seed": seed, "vs": BASELINE_ARM, **c.as_dict()} for c in comparisons]
     return pd.DataFrame(rows)
 
@@ -127,7 +139,10 @@ def attribution_table(cfg: ExperimentConfig) -> pd.DataFrame:
         return pd.DataFrame()
     rows = []
     for (arm, seed), label in final_labels(cfg).items():
-        found, _ = attribute_dirs(evals / label, evals / "pivot", sources, subtasks=True, n_boot=2000)
+        shared = _evaluated(cfg, label, "pivot", *(f"source-{n}" for n in sources))
+        if not shared:
+            continue
+        found, _ = attribute_dirs(evals / label, evals / "pivot", sources, benchmarks=shared, subtasks=True, n_boot=2000)
         for r in found:
             d = r.as_dict()
             accs = d.pop("acc_sources")
@@ -146,6 +161,8 @@ def scores_table(cfg: ExperimentConfig) -> pd.DataFrame:
             continue
         row: dict[str, Any] = {"model": label}
         for bench, path in benchmarks_in(folder).items():
+            if bench not in cfg.benchmarks:  # left over from an earlier eval setting: not this report's
+                continue
             scores = load_scores(path)
             row[bench] = 100 * float(np.mean(list(scores.values()))) if scores else np.nan
             row[f"{bench} n"] = len(scores)
@@ -159,7 +176,7 @@ def _pooled(cfg: ExperimentConfig, a: str, b: str) -> dict[str, Any] | None:
 
     da, db = benchmarks_in(cfg.out / "evals" / a), benchmarks_in(cfg.out / "evals" / b)
     sa, sb = {}, {}
-    for bench in sorted(set(da) & set(db)):
+    for bench in _evaluated(cfg, a, b):
         sa.update({f"{bench}/{k}": v for k, v in load_scores(da[bench]).items()})
         sb.update({f"{bench}/{k}": v for k, v in load_scores(db[bench]).items()})
     if not sa:

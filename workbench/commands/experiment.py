@@ -24,6 +24,11 @@ def run(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or Path(os.environ.get("WORKBENCH_DATA_DIR", DEFAULT_DATA_DIR))
     path = run_experiment(cfg, Path(data_dir), stages)
     print(f"experiment: {path}")
+    if args.export:
+        from workbench.experiment_export import export_outputs
+
+        files = export_outputs(cfg.out, args.export)
+        print(f"exported {len(files)} files to {args.export}")
     return 0
 
 
@@ -37,4 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"benchmark data folder (default: $WORKBENCH_DATA_DIR or ./{DEFAULT_DATA_DIR})")
     parser.add_argument("--stages", default="", help="comma-separated subset of data,train,eval,diagnose,report "
                                                      "(default: all, in order)")
+    parser.add_argument("--export", type=Path, default=None,
+                        help="also copy the small outputs (report, tables, figures, metrics, samples without "
+                             "prompts, diagnostics tables) here, e.g. to commit them")
     parser.set_defaults(func=run)

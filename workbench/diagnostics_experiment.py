@@ -21,21 +21,11 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.diagnostics import GraphOptions, ModelRef, pivot_trajectory
-from workbench.diagnostics_report import diagnose_to_folder, write_table
+from workbench.diagnostics_report import diagnose_to_folder, markdown_table, write_table
 
 PIVOT = "smollm2-135m-instruct"
 SOURCE = "gemma3-270m"
 FUSION_CONFIG = Path("configs/smollm2-gemma3.yaml")
-
-
-def _markdown(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
-    """A pipe table (no tabulate dependency)."""
-    def cell(v: object) -> str:
-        return format(v, floatfmt) if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def _fusion_runs(out: Path, steps: int, n_examples: int, seed: int) -> list[Path]:
@@ -104,13 +94,13 @@ def run_experiment(
                                   restarts=restarts, seed=seed, run_label="real", store_root=store_root)
     corr = real["correlations"]
     report += [f"## 1. Sorting variants vs exact GW ({len(real['examples'])} examples)", "",
-               _markdown(corr[corr["family"] == "all"].drop(columns=["family"])), "",
+               markdown_table(corr[corr["family"] == "all"].drop(columns=["family"])), "",
                "## Bounds on real graphs", "",
-               _markdown(real["summary"][["pairs", "n_range", "certified_exact", "median_gap", "lower_violations",
+               markdown_table(real["summary"][["pairs", "n_range", "certified_exact", "median_gap", "lower_violations",
                                           "upper_violations", "worst_lower_excess", "worst_upper_excess",
                                           "prop1_violations_sort", "prop1_violations_paper",
                                           "median_upper_over_gw", "median_prop1_over_gw"]]), "",
-               _markdown(real["examples"][["wd", "wd_index", "gw_exact", "gw_entropic", "sort_degree_o2", "n", "m",
+               markdown_table(real["examples"][["wd", "wd_index", "gw_exact", "gw_entropic", "sort_degree_o2", "n", "m",
                                            "gw_gap", "time_exact_s", "time_sorting_s"]].describe().reset_index()), ""]
     tables = {"real_correlations": corr}
     if FUSION_CONFIG.is_file():
@@ -141,7 +131,7 @@ def run_experiment(
         cols = ["run", "checkpoint", "step", "examples", "wd_mean", "wd_index_mean", "gw_exact_mean",
                 "gw_exact_median", "sort_degree_o2_mean", "paper_o1_mean"]
         report += [f"## 2. Fusion trajectory ({train_steps} steps, {trajectory_examples} training examples)", "",
-                   _markdown(trajectory[cols]), ""]
+                   markdown_table(trajectory[cols]), ""]
         tables["trajectory"] = trajectory
     else:
         report += [f"## 2. Fusion trajectory: not run ({FUSION_CONFIG} not found)", ""]

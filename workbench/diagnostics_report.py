@@ -38,6 +38,22 @@ TABLES = ("examples", "summary", "correlations", "trajectory", "graph_nodes", "g
 TRAJECTORY_METRICS = ("wd", "wd_index", "gw_exact", "gw_entropic", "sort_degree_o2", "sort_degree_o1", "paper_o1")
 
 
+def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g", max_rows: int | None = None) -> str:
+    """A pipe table of ``df`` for the markdown reports (no tabulate dependency); floats in
+    ``floatfmt``; past ``max_rows`` rows a line says how many more the CSV holds."""
+    if df.empty:
+        return "(none)"
+    shown = df if max_rows is None else df.head(max_rows)
+
+    def cell(v: object) -> str:
+        return format(v, floatfmt) if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in shown.itertuples(index=False)]
+    more = f"\n\n({len(df) - len(shown)} more rows in the CSV)" if len(shown) < len(df) else ""
+    return "\n".join(lines) + more
+
+
 def write_table(df: pd.DataFrame, out: Path, name: str) -> list[Path]:
     """Write ``df`` as ``name.parquet`` and ``name.csv``."""
     paths = [out / f"{name}.parquet", out / f"{name}.csv"]

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.diagnostics_report import markdown_table
 from workbench.experiment import arm_label, eval_labels
 from workbench.experiment_config import BASELINE_ARM, ExperimentConfig
 
@@ -239,17 +240,6 @@ def conclusion(cfg: ExperimentConfig, trajectory: pd.DataFrame) -> list[str]:
     return lines or ["- Not enough finished arms to test the claims yet."]
 
 
-def _markdown(df: pd.DataFrame, floatfmt: str = ".4g", max_rows: int = 80) -> str:
-    if df.empty:
-        return "(none)"
-    shown = df.head(max_rows)
-    cell = lambda v: format(v, floatfmt) if isinstance(v, float) else str(v)  # noqa: E731
-    lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in shown.itertuples(index=False)]
-    more = f"\n\n({len(df) - max_rows} more rows in the CSV)" if len(df) > max_rows else ""
-    return "\n".join(lines) + more
-
-
 def write_report(cfg: ExperimentConfig, timings: dict[str, float]) -> Path:
     """Write ``report.md``, the tables and the figure; returns the report's path."""
     tables = cfg.out / "tables"
@@ -278,15 +268,15 @@ def write_report(cfg: ExperimentConfig, timings: dict[str, float]) -> Path:
         f"{len(data_report['checked_against'])} benchmarks).",
         f"Wall time per stage (s): {', '.join(f'{k} {v:.0f}' for k, v in timings.items()) or 'n/a'}.", "",
         "## Conclusion", "", *conclusion(cfg, trajectory), "",
-        "## Scores (%)", "", _markdown(scores), "",
+        "## Scores (%)", "", markdown_table(scores, max_rows=80), "",
         "## Trajectory (Figure 5 analogue)", "",
         "![trajectory](figures/trajectory.png)" if figure else "(no diagnostics yet)", "",
-        _markdown(trajectory[traj_cols]) if not trajectory.empty else "(none)", "",
+        markdown_table(trajectory[traj_cols], max_rows=80) if not trajectory.empty else "(none)", "",
         f"## Per-benchmark and per-subtask deltas vs {BASELINE_ARM} (Table 3 analogue)", "",
         "Accuracies as fractions; diff = arm − SFT with its paired-bootstrap 95% CI; McNemar's exact p.", "",
-        _markdown(deltas[delta_cols]) if not deltas.empty else "(none)", "",
+        markdown_table(deltas[delta_cols], max_rows=80) if not deltas.empty else "(none)", "",
         "## Fusion attribution (vs the pivot and the sources)", "",
-        _markdown(attribution[attr_cols]) if not attribution.empty else "(none)", "",
+        markdown_table(attribution[attr_cols], max_rows=80) if not attribution.empty else "(none)", "",
     ]
     path = cfg.out / "report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

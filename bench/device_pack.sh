@@ -14,8 +14,9 @@ PIP=.venv/bin/pip
 grep -qxF "/$DEST/" .git/info/exclude 2>/dev/null || echo "/$DEST/" >> .git/info/exclude
 mkdir -p "$DEST/whl" "$DEST/cache/models/_tokenizers"
 # Missing on the device as of 2026-11-22 (torch 2.11, transformers 5.17, pandas, pyarrow,
-# scipy, sacrebleu, aiohttp were there). POT is left out: evaluation does not import it.
-PKGS="lm-eval datasets evaluate dill multiprocess sqlitedict pytablewriter dataproperty
+# scipy, sacrebleu, aiohttp were there). POT (the diagnostics' exact GW) and transformers
+# (the device's 5.17 is older than this .venv's; the same version as the tests here) too.
+PKGS="POT transformers lm-eval datasets evaluate dill multiprocess sqlitedict pytablewriter dataproperty
 mbstrdecoder pathvalidate tabledata tcolorpy typepy chardet word2number more-itertools rouge-score
 evalplus fire termcolor appdirs tempdir wget tree-sitter tree-sitter-python math-verify
 latex2sympy2-extended antlr4-python3-runtime langdetect immutabledict nltk gguf pydantic

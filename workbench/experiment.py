@@ -104,15 +104,34 @@ def fusion_overrides(cfg: ExperimentConfig, arm: str, seed: int, train: Path) ->
     return overrides
 
 
-def stage_train(cfg: ExperimentConfig, train: Path) -> dict[str, Path]:
-    """Train (or resume) every arm × seed; returns ``label -> run dir``."""
+def _chosen(label: str, only: frozenset[str] | None) -> bool:
+    """Whether ``label`` (an arm label, a baseline, or ``<arm>@step-N``) is among ``only``."""
+    return only is None or label in only or label.split("@")[0] in only
+
+
+def arm_labels(cfg: ExperimentConfig) -> list[tuple[str, int, str]]:
+    """``(arm, seed, label)`` of every arm × seed, in run order."""
+    return [(arm, seed, arm_label(arm, seed)) for seed in cfg.seeds for arm in cfg.arms]
+
+
+def stage_cache(cfg: ExperimentConfig, train: Path) -> dict[str, dict[str, float]]:
+    """Build (or complete) the teacher caches every arm shares, once; returns the size reports."""
+    from fusion.config import load_config
+    from fusion.run import ensure_teacher_caches, prepare_data
+
+    arm, seed, _ = arm_labels(cfg)[0]
+    fusion = load_config(cfg.fusion_config, fusion_overrides(cfg, arm, seed, train))
+    return ensure_teacher_caches(fusion, prepare_data(fusion))
+
+
+def stage_train(cfg: ExperimentConfig, train: Path, only: frozenset[str] | None = None) -> dict[str, Path]:
+    """Train (or resume) every arm × seed (those in ``only``); returns ``label -> run dir``."""
     from fusion.config import load_config
     from fusion.run import run_fusion
 
     runs = {}
-    for seed in cfg.seeds:
-        for arm in cfg.arms:
-            label = arm_label(arm, seed)
+    for arm, seed, label in arm_labels(cfg):
+        if _chosen(label, only):
             started = time.time()
             fusion = load_config(cfg.fusion_config, fusion_overrides(cfg, arm, seed, train))
             run_fusion(fusion, cfg.out / "runs" / label, resume=True)
@@ -128,29 +147,35 @@ def _checkpoints(run: Path, which: str) -> list[tuple[int, Path]]:
     return found if which == "all" else found[-1:]
 
 
-def eval_labels(cfg: ExperimentConfig) -> dict[str, str]:
-    """``label -> model spec`` of everything evaluated: baselines first, then arm checkpoints
-    (labels ``<arm>-s<seed>@step-N``)."""
+def baseline_models(cfg: ExperimentConfig) -> dict[str, str]:
+    """``label -> model spec`` of the baselines: the pivot and each source."""
     from fusion.config import load_config
 
     fusion = load_config(cfg.fusion_config)
-    models = {"pivot": fusion.pivot.model, **{f"source-{s.name}": s.model for s in fusion.sources}}
-    for seed in cfg.seeds:
-        for arm in cfg.arms:
-            run = cfg.out / "runs" / arm_label(arm, seed)
-            for step, path in _checkpoints(run, cfg.checkpoints):
-                models[f"{arm_label(arm, seed)}@step-{step}"] = str(path)
+    return {"pivot": fusion.pivot.model, **{f"source-{s.name}": s.model for s in fusion.sources}}
+
+
+def eval_labels(cfg: ExperimentConfig, only: frozenset[str] | None = None) -> dict[str, str]:
+    """``label -> model spec`` of everything evaluated (of the arms and baselines in
+    ``only``): baselines first, then arm checkpoints (labels ``<arm>-s<seed>@step-N``)."""
+    models = {label: spec for label, spec in baseline_models(cfg).items() if _chosen(label, only)}
+    for _arm, _seed, label in arm_labels(cfg):
+        if _chosen(label, only):  # an arm not chosen may not be trained yet (--jobs)
+            for step, path in _checkpoints(cfg.out / "runs" / label, cfg.checkpoints):
+                models[f"{label}@step-{step}"] = str(path)
     return models
 
 
-def stage_eval(cfg: ExperimentConfig, data_dir: Path, evaluate: Callable[..., Any] | None = None) -> dict[str, Path]:
-    """Evaluate every baseline and arm checkpoint on every benchmark (item-level resume)."""
+def stage_eval(cfg: ExperimentConfig, data_dir: Path, evaluate: Callable[..., Any] | None = None,
+               only: frozenset[str] | None = None) -> dict[str, Path]:
+    """Evaluate every baseline and arm checkpoint (those in ``only``) on every benchmark
+    (item-level resume)."""
     from evaluations.runner import evaluate_model
 
     evaluate = evaluate or evaluate_model
     out = cfg.out / "evals"
     done = {}
-    for label, spec in eval_labels(cfg).items():
+    for label, spec in eval_labels(cfg, only).items():
         started = time.time()
         for bench in cfg.benchmarks:
             evaluate(spec, [bench], data_dir, out, limit=cfg.limit.get(bench), label=label, backend=cfg.backend,
@@ -160,8 +185,9 @@ def stage_eval(cfg: ExperimentConfig, data_dir: Path, evaluate: Callable[..., An
     return done
 
 
-def stage_diagnose(cfg: ExperimentConfig, heldout: Path) -> dict[str, Path]:
-    """Diagnostics of every arm's checkpoints on the held-out examples (once per arm)."""
+def stage_diagnose(cfg: ExperimentConfig, heldout: Path, only: frozenset[str] | None = None) -> dict[str, Path]:
+    """Diagnostics of every arm's checkpoints (arms in ``only``) on the held-out examples
+    (once per arm)."""
     import pandas as pd
 
     from fusion.config import load_config
@@ -177,44 +203,69 @@ def stage_diagnose(cfg: ExperimentConfig, heldout: Path) -> dict[str, Path]:
     pivot = ModelRef("pivot", fusion.pivot.model, fusion.pivot.chat_template)
     sources = [ModelRef(s.name, s.model, s.chat_template) for s in fusion.sources]
     folders = {}
-    for seed in cfg.seeds:
-        for arm in cfg.arms:
-            label = arm_label(arm, seed)
-            folder = cfg.out / "diagnostics" / label
-            folders[label] = folder
-            if (folder / "diagnostics.json").is_file() and (folder / "examples.parquet").is_file():
-                continue
-            started = time.time()
-            diagnose_to_folder(examples, pivot_trajectory(pivot, cfg.out / "runs" / label), sources, folder, options,
-                               restarts=cfg.restarts, seed=seed, run_label=label, export_examples=2,
-                               max_prompt_tokens=fusion.data.max_prompt_tokens,
-                               max_response_tokens=fusion.data.max_response_tokens)
-            rows = pd.read_parquet(folder / "examples.parquet")
-            _say(f"diagnose {label}: {len(rows)} rows in {time.time() - started:.0f} s")
+    for _arm, seed, label in arm_labels(cfg):
+        if not _chosen(label, only):
+            continue
+        folder = cfg.out / "diagnostics" / label
+        folders[label] = folder
+        if (folder / "diagnostics.json").is_file() and (folder / "examples.parquet").is_file():
+            continue
+        started = time.time()
+        diagnose_to_folder(examples, pivot_trajectory(pivot, cfg.out / "runs" / label), sources, folder, options,
+                           restarts=cfg.restarts, seed=seed, run_label=label, export_examples=2,
+                           max_prompt_tokens=fusion.data.max_prompt_tokens,
+                           max_response_tokens=fusion.data.max_response_tokens)
+        rows = pd.read_parquet(folder / "examples.parquet")
+        _say(f"diagnose {label}: {len(rows)} rows in {time.time() - started:.0f} s")
     return folders
 
 
-def run_experiment(cfg: ExperimentConfig, data_dir: Path, stages: tuple[str, ...] = STAGES) -> Path:
-    """Run the chosen stages in order; returns the report's path (or the out folder)."""
+def run_experiment(cfg: ExperimentConfig, data_dir: Path, stages: tuple[str, ...] = STAGES, *,
+                   only: frozenset[str] | None = None, jobs: int = 1) -> Path:
+    """Run the chosen stages in order; returns the report's path (or the out folder).
+
+    ``only`` restricts train/eval/diagnose to those arm or baseline labels (what one job of
+    :mod:`workbench.experiment_jobs` runs; no timings or report are written then). With
+    ``jobs`` > 1 the independent units (arms, evaluations, diagnostics) run as that many
+    concurrent ``workbench experiment --only`` processes once the shared teacher cache is
+    built: one GPU holds several small models' work at once."""
     from workbench.experiment_report import write_report
 
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; choose from {list(STAGES)}")
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
     check_state(cfg)
+    train, heldout = stage_data(cfg, data_dir)
+    if only is not None:
+        for stage, work in (("train", lambda: stage_train(cfg, train, only)),
+                            ("eval", lambda: stage_eval(cfg, data_dir, only=only)),
+                            ("diagnose", lambda: stage_diagnose(cfg, heldout, only))):
+            if stage in stages:
+                work()
+        return cfg.out
     timings: dict[str, float] = {}
     timing_file = cfg.out / "timings.json"
     if timing_file.is_file():
         timings = json.loads(timing_file.read_text(encoding="utf-8"))
-    train, heldout = stage_data(cfg, data_dir)
-    for stage, work in (("train", lambda: stage_train(cfg, train)),
-                        ("eval", lambda: stage_eval(cfg, data_dir)),
-                        ("diagnose", lambda: stage_diagnose(cfg, heldout))):
-        if stage in stages:
-            started = time.time()
-            work()
-            timings[stage] = timings.get(stage, 0.0) + time.time() - started
-            timing_file.write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
+
+    def record(stage: str, started: float) -> None:
+        timings[stage] = timings.get(stage, 0.0) + time.time() - started
+        timing_file.write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
+
+    if jobs > 1:
+        from workbench.experiment_jobs import run_jobs
+
+        run_jobs(cfg, data_dir, stages, jobs, train, record)
+    else:
+        for stage, work in (("train", lambda: stage_train(cfg, train)),
+                            ("eval", lambda: stage_eval(cfg, data_dir)),
+                            ("diagnose", lambda: stage_diagnose(cfg, heldout))):
+            if stage in stages:
+                started = time.time()
+                work()
+                record(stage, started)
     if "report" in stages:
         return write_report(cfg, timings)
     return cfg.out

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The GPU machine's side of the headline experiment (pack: bench/device_experiment_pack.sh).
+# Run from the repository root there; state lives in $ROOT (outside the repository, kept
+# while the machine is held), small results go to $OUT.
+#
+#   receive            copy the carried .devstage/part* into $ROOT/stage
+#   setup              join and check the parts, install the wheels into $ROOT/site, unpack
+#                      the benchmarks, convert the built-in models (GGUF -> safetensors)
+#   start CONFIG JOBS  run `workbench experiment --config CONFIG --jobs JOBS` detached
+#                      (it outlives this call), log in $ROOT/experiment.log
+#   wait SECONDS       follow the log until the experiment ends or SECONDS pass, then copy
+#                      its small outputs (export folder, logs, timings) into $OUT
+#
+# Locally (a rehearsal on CPU): SKIP_INSTALL=1 PY=.venv/bin/python ROOT=/tmp/dev bash ...
+set -euo pipefail
+ROOT=${ROOT:-/root/wb}
+PY=${PY:-python3}
+OUT=${OUT:-$ROOT/out}
+mkdir -p "$ROOT/stage" "$OUT"
+env_setup() {
+  export PYTHONPATH="$ROOT/site:$PWD" WORKBENCH_CACHE="$ROOT/cache" WORKBENCH_DATA_DIR="$ROOT/benchmarks" \
+         HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1 \
+         NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+  return 0
+}
+case "${1:-}" in
+  receive)
+    cp .devstage/part* "$ROOT/stage/"
+    [ -f .devstage/payload.sha256 ] && cp .devstage/payload.sha256 "$ROOT/stage/"
+    ls -l "$ROOT/stage"; df -h "$ROOT" | tail -1 ;;
+  setup)
+    env_setup
+    t0=$(date +%s)
+    cat "$ROOT"/stage/part* > "$ROOT/payload.tar"
+    got=$(sha256sum "$ROOT/payload.tar" | cut -d' ' -f1)
+    [ "$got" = "$(cat "$ROOT/stage/payload.sha256")" ] || { echo "payload sha256 $got differs: a part is missing" >&2; exit 1; }
+    rm -rf "$ROOT/payload" && mkdir -p "$ROOT/payload" && tar xf "$ROOT/payload.tar" -C "$ROOT/payload"
+    # SKIP_INSTALL (a rehearsal on another Python): only the pure-Python model wheels.
+    wheels=("$ROOT"/payload/models/*.whl)
+    [ -n "${SKIP_INSTALL:-}" ] || wheels+=("$ROOT"/payload/whl/*.whl)
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$ROOT/site" "${wheels[@]}"
+    rm -rf "$ROOT/benchmarks" && mkdir -p "$ROOT/benchmarks" && xz -dc "$ROOT/payload/benchmarks.tar.xz" | tar xf - -C "$ROOT/benchmarks"
+    "$PY" -c "import torch, transformers, lm_eval, ot, gguf; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'transformers', transformers.__version__, 'lm_eval', lm_eval.__version__, 'POT', ot.__version__)"
+    "$PY" -m workbench.cli models prepare smollm2-135m-instruct gemma3-270m
+    echo "setup: $(( $(date +%s) - t0 )) s" ;;
+  start)
+    env_setup
+    config=${2:?config}; jobs=${3:-1}
+    rm -f "$ROOT/experiment.rc"
+    setsid nohup bash -c "'$PY' -m workbench.cli experiment --config '$config' --data-dir '$ROOT/benchmarks' \
+        --out '$ROOT/experiment' --jobs '$jobs' --export '$ROOT/export'; echo \$? > '$ROOT/experiment.rc'" \
+        > "$ROOT/experiment.log" 2>&1 < /dev/null &
+    sleep 2; echo "started (pid $!), log $ROOT/experiment.log" ;;
+  wait)
+    limit=${2:-540}; t0=$(date +%s); seen=0
+    while [ ! -f "$ROOT/experiment.rc" ] && [ $(( $(date +%s) - t0 )) -lt "$limit" ]; do
+      n=$(cat "$ROOT/experiment.log" 2>/dev/null | wc -l)
+      [ "$n" -gt "$seen" ] && { sed -n "$((seen + 1)),${n}p" "$ROOT/experiment.log" | grep '^\[experiment\]' || true; seen=$n; }
+      sleep 5
+    done
+    grep '^\[experiment\]' "$ROOT/experiment.log" | sed -n "$((seen + 1)),\$p" || true
+    for f in "$ROOT"/experiment/runs/*/metrics.jsonl; do [ -f "$f" ] && echo "$f: $(tail -1 "$f" | cut -c1-300)"; done
+    nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv 2>/dev/null || true
+    if [ -f "$ROOT/experiment.rc" ]; then
+      echo "experiment exit $(cat "$ROOT/experiment.rc")"
+      tar czf "$OUT/export.tar.gz" -C "$ROOT" export 2>/dev/null || true
+    else
+      echo "still running after $limit s"
+    fi
+    tar czf "$OUT/logs.tar.gz" -C "$ROOT" experiment.log experiment/logs experiment/timings.json 2>/dev/null || true
+    ls -l "$OUT" ;;
+  *) sed -n 2,16p "$0"; exit 2 ;;
+esac

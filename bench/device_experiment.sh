@@ -66,6 +66,9 @@ case "${1:-}" in
       tar czf "$OUT/export.tar.gz" -C "$ROOT" export 2>/dev/null || true
     else
       echo "still running after $limit s"
+      # What is finished so far, without checkpoints and caches (a report can be made from it).
+      tar czf "$OUT/partial.tar.gz" -C "$ROOT" --exclude='experiment/runs/*/checkpoints' \
+          --exclude='experiment/cache' --exclude='*.sqlite' experiment 2>/dev/null || true
     fi
     tar czf "$OUT/logs.tar.gz" -C "$ROOT" experiment.log experiment/logs experiment/timings.json 2>/dev/null || true
     ls -l "$OUT" ;;

@@ -219,8 +219,9 @@ def evaluate_model(
     kernels (see ``lm_eval_engine.use_deterministic_kernels``). Returns ``{benchmark: results}``.
 
     The model folder under ``out`` is chosen by identity (:mod:`evaluations.identity`),
-    and ``out`` is locked for the whole evaluation (:mod:`evaluations.output_lock`: a
-    second evaluation waits, or refuses after ``lock_timeout`` seconds).
+    ``out`` is locked while that folder is chosen and the folder itself for the whole
+    evaluation (:mod:`evaluations.output_lock`: a second evaluation of the same model
+    waits, or refuses after ``lock_timeout`` seconds; other models proceed).
     """
     benches = [registry.get(name) for name in benchmarks]
     for b in benches:  # benchmark files against SHA256SUMS, when the data folder has one
@@ -228,9 +229,12 @@ def evaluate_model(
     # fail fast on bad data
     all_docs = {b.name: select_docs(b, Path(data_dir), limit, limit_mode, seed) for b in benches}
     identity = model_identity(model)  # a checkpoint is verified against its marker here
-    with output_lock(out, lock_timeout):
+    with output_lock(out, lock_timeout):  # choosing the model's folder: one at a time
         root = Path(out) / output_label(Path(out), label or model_label(model), identity)
         record_identity(root, identity)
+    # Then only that folder is held: evaluations of other models into the same ``out``
+    # run side by side; a second one of the same model waits and reuses its items.
+    with output_lock(root, lock_timeout):
         return _evaluate_model_locked(model, benches, all_docs, data_dir, root, identity, limit, style, backend,
                                       batch_size, max_gen_toks, chunk_size, on_result, engine, deterministic,
                                       limit_mode, seed)

@@ -231,7 +231,7 @@ def run_experiment(cfg: ExperimentConfig, data_dir: Path, stages: tuple[str, ...
     built: one GPU holds several small models' work at once."""
     from workbench.experiment_report import write_report
 
-    unknown = [s for s in stages if s not in STAGES]
+    unknown = [s for s in stages if s not in STAGES + (("cache",) if only is not None else ())]
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; choose from {list(STAGES)}")
     if jobs < 1:
@@ -239,7 +239,8 @@ def run_experiment(cfg: ExperimentConfig, data_dir: Path, stages: tuple[str, ...
     check_state(cfg)
     train, heldout = stage_data(cfg, data_dir)
     if only is not None:
-        for stage, work in (("train", lambda: stage_train(cfg, train, only)),
+        for stage, work in (("cache", lambda: stage_cache(cfg, train)),
+                            ("train", lambda: stage_train(cfg, train, only)),
                             ("eval", lambda: stage_eval(cfg, data_dir, only=only)),
                             ("diagnose", lambda: stage_diagnose(cfg, heldout, only))):
             if stage in stages:

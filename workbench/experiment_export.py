@@ -46,15 +46,17 @@ def export_outputs(out: Path, dest: Path) -> list[Path]:
             if (run / name).is_file():
                 _copy(run / name, dest / "runs" / run.name / name)
                 written.append(dest / "runs" / run.name / name)
-    for results in sorted((out / "evals").glob("*/*/results.json")):
-        rel = results.parent.relative_to(out)
-        _copy(results, dest / rel / "results.json")
-        samples = results.parent / "samples.jsonl"
-        if samples.is_file():
-            rows = [json.loads(line) for line in samples.read_text(encoding="utf-8").splitlines() if line.strip()]
-            lines = [json.dumps({**row, "prompt": ""}, ensure_ascii=False) for row in rows]
-            (dest / rel / "samples.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-            written += [dest / rel / "results.json", dest / rel / "samples.jsonl"]
+    # Unfinished evaluations too (samples, no results.json yet): the report pairs what was scored.
+    for samples in sorted((out / "evals").glob("*/*/samples.jsonl")):
+        rel = samples.parent.relative_to(out)
+        if (samples.parent / "results.json").is_file():
+            _copy(samples.parent / "results.json", dest / rel / "results.json")
+            written.append(dest / rel / "results.json")
+        rows = [json.loads(line) for line in samples.read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = [json.dumps({**row, "prompt": ""}, ensure_ascii=False) for row in rows]
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+        (dest / rel / "samples.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        written.append(dest / rel / "samples.jsonl")
     for src in sorted((out / "diagnostics").glob("*/*")):
         if src.is_file() and not src.name.startswith("graph_"):
             rel = src.relative_to(out)

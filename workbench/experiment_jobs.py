@@ -4,7 +4,7 @@ A small model leaves most of a large GPU idle (decoding is bound by the host's k
 launches, not the device), so the arms' trainings, the baselines' evaluations and, once an
 arm is trained, its evaluation and diagnostics run as up to N concurrent processes, each
 ``workbench experiment --stages S --only LABEL`` on the same config and folder. The shared
-teacher cache is built first, in this process, so no two trainings write it. Every unit
+teacher cache is built first, by one process of its own, so no two trainings write it. Every unit
 logs to ``OUT/logs/<stage>-<label>.log``; a failed unit stops only the units that depend on
 it, and the run then ends with an error naming each failed unit and its log.
 """
@@ -119,12 +119,10 @@ def run_jobs(cfg: ExperimentConfig, data_dir: Path, stages: tuple[str, ...], job
              record: Callable[[str, float], None]) -> None:
     """Build the shared teacher cache, then run every unit of ``stages`` ``jobs`` at a time;
     ``OUT/logs/units.json`` lists the units and their commands."""
-    from workbench.experiment import stage_cache
+    from workbench.experiment import arm_labels
 
-    if "train" in stages:
-        started = time.time()
-        stage_cache(cfg, train)
-        record("cache", started)
+    if "train" in stages:  # a process of its own: its GPU memory is freed when it ends
+        run_units(cfg, data_dir, [Unit("cache", arm_labels(cfg)[0][2])], 1, record)
     units = plan_units(cfg, stages)
     (cfg.out / "logs").mkdir(parents=True, exist_ok=True)
     (cfg.out / "logs" / "units.json").write_text(json.dumps(

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.diagnostics_report import markdown_table
-from workbench.experiment import arm_label, eval_labels
+from workbench.experiment import arm_label, baseline_models
 from workbench.experiment_config import BASELINE_ARM, ExperimentConfig
 
 METRICS = {"wd": "WD (sorted-probability Wasserstein)", "gw_exact": "exact GW (certified)",
@@ -89,19 +89,24 @@ def trajectory_figure(table: pd.DataFrame, path: Path) -> Path | None:
     return path
 
 
+def evaluated_checkpoints(cfg: ExperimentConfig) -> list[tuple[str, int, int, str]]:
+    """``(arm, seed, step, eval label)`` of every evaluated arm checkpoint, read from the
+    ``evals`` folder (the outputs are the truth: a folder brought back from another machine
+    has evaluations but no checkpoints), in arm, seed, step order."""
+    runs = {arm_label(arm, seed): (arm, seed) for seed in cfg.seeds for arm in cfg.arms}
+    evals = cfg.out / "evals"
+    found = []
+    for folder in evals.iterdir() if evals.is_dir() else []:
+        run, sep, step = folder.name.partition("@step-")
+        if folder.is_dir() and sep and step.isdigit() and run in runs:
+            found.append((*runs[run], int(step), folder.name))
+    order = {label: i for i, label in enumerate(runs)}
+    return sorted(found, key=lambda r: (order[arm_label(r[0], r[1])], r[2]))
+
+
 def final_labels(cfg: ExperimentConfig) -> dict[tuple[str, int], str]:
     """``(arm, seed) -> eval label`` of each arm's last evaluated checkpoint."""
-    out: dict[tuple[str, int], str] = {}
-    for label in eval_labels(cfg):
-        if "@step-" in label:
-            run, step = label.split("@step-")
-            for seed in cfg.seeds:
-                for arm in cfg.arms:
-                    if arm_label(arm, seed) == run:
-                        key = (arm, seed)
-                        if key not in out or int(step) > int(out[key].split("@step-")[1]):
-                            out[key] = label
-    return out
+    return {(arm, seed): label for arm, seed, _step, label in evaluated_checkpoints(cfg)}
 
 
 def _evaluated(cfg: ExperimentConfig, *labels: str) -> list[str]:
@@ -156,7 +161,7 @@ def scores_table(cfg: ExperimentConfig) -> pd.DataFrame:
     from evaluations.compare import benchmarks_in, load_scores
 
     rows = []
-    for label in eval_labels(cfg):
+    for label in [*baseline_models(cfg), *(c[3] for c in evaluated_checkpoints(cfg))]:
         folder = cfg.out / "evals" / label
         if not folder.is_dir():
             continue
@@ -212,8 +217,9 @@ def conclusion(cfg: ExperimentConfig, trajectory: pd.DataFrame) -> list[str]:
                 if r is None:
                     continue
                 verdict = _verdict(r["ci_low"], r["ci_high"], r["p_value"])
+                pooled = _evaluated(cfg, finals[(other, seed)], finals[(g, seed)])
                 lines.append(f"- **{g} vs {other}** (seed {seed}, {r['n']} items pooled over "
-                             f"{', '.join(cfg.benchmarks)}): {100 * r['mean_b']:.2f}% vs {100 * r['mean_a']:.2f}%, "
+                             f"{', '.join(pooled)}): {100 * r['mean_b']:.2f}% vs {100 * r['mean_a']:.2f}%, "
                              f"Δ = {100 * r['diff']:+.2f} points, 95% CI [{100 * r['ci_low']:+.2f}, "
                              f"{100 * r['ci_high']:+.2f}], McNemar p = {r['p_value']:.3g} "
                              f"({r['only_b_correct']} items only {g} solves, {r['only_a_correct']} only {other}) "
@@ -238,6 +244,31 @@ def conclusion(cfg: ExperimentConfig, trajectory: pd.DataFrame) -> list[str]:
                              f"mean difference {mean:+.4g} (95% CI [{low:+.4g}, {high:+.4g}]), Wilcoxon p = {p:.3g} "
                              f"→ GLD lowers GW more than WD-only: **{verdict}**.")
     return lines or ["- Not enough finished arms to test the claims yet."]
+
+
+def missing_outputs(cfg: ExperimentConfig) -> list[str]:
+    """What the configured experiment still lacks: evaluations not finished (no
+    ``results.json``: some items unscored) and arms without diagnostics; lines of markdown."""
+    finals = final_labels(cfg)
+    models = [*baseline_models(cfg), *(finals.get((arm, seed), f"{arm_label(arm, seed)} (not evaluated)")
+                                       for seed in cfg.seeds for arm in cfg.arms)]
+    lines = []
+    for label in models:
+        folder = cfg.out / "evals" / label
+        unfinished = [b for b in cfg.benchmarks if not (folder / b / "results.json").is_file()]
+        if unfinished:
+            counts = [f"{b} {_sample_count(folder / b)}" for b in unfinished]
+            lines.append(f"- evaluation of `{label}` unfinished (items scored so far): {', '.join(counts)}")
+    for seed in cfg.seeds:
+        for arm in cfg.arms:
+            if not (cfg.out / "diagnostics" / arm_label(arm, seed) / "examples.parquet").is_file():
+                lines.append(f"- diagnostics of {arm} (seed {seed}) not finished")
+    return lines
+
+
+def _sample_count(folder: Path) -> int:
+    path = folder / "samples.jsonl"
+    return sum(1 for line in path.open(encoding="utf-8") if line.strip()) if path.is_file() else 0
 
 
 def write_report(cfg: ExperimentConfig, timings: dict[str, float]) -> Path:
@@ -268,6 +299,8 @@ def write_report(cfg: ExperimentConfig, timings: dict[str, float]) -> Path:
         f"{len(data_report['checked_against'])} benchmarks).",
         f"Wall time per stage (s): {', '.join(f'{k} {v:.0f}' for k, v in timings.items()) or 'n/a'}.", "",
         "## Conclusion", "", *conclusion(cfg, trajectory), "",
+        *(["## Not finished", "", "Paired comparisons use the items both sides scored.", "",
+           *missing, ""] if (missing := missing_outputs(cfg)) else []),
         "## Scores (%)", "", markdown_table(scores, max_rows=80), "",
         "## Trajectory (Figure 5 analogue)", "",
         "![trajectory](figures/trajectory.png)" if figure else "(no diagnostics yet)", "",

@@ -205,4 +205,6 @@ def headline(results: dict[str, Any]) -> tuple[str, str, float, Any, int]:
     values = results["results"][bench]
     metric = results.get("metric") or next(k.split(",")[0] for k in values if k != "alias" and "_stderr" not in k)
     n = results["n-samples"][bench]["effective"]
-    return bench, metric, values[f"{metric},none"], values.get(f"{metric}_stderr,none"), n
+    # lm-eval's stock generative tasks have named filters (gsm8k: strict-match, flexible-extract)
+    filt = results.get("headline_filter") or "none"
+    return bench, metric, values[f"{metric},{filt}"], values.get(f"{metric}_stderr,{filt}"), n

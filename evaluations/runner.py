@@ -24,6 +24,7 @@ from evaluations.jsonl import jsonl_records
 from evaluations.fingerprint import bench_scorer_hash, generation_hash, prompts_hash
 from evaluations.fs import names_file
 from evaluations.identity import model_identity, output_label, record_identity
+from evaluations.lm_eval_stock.tasks import stock_spec
 from evaluations.output_lock import output_lock
 from evaluations.resume import plan_resume
 from fusion.checkpoints import complete_checkpoints, is_complete_checkpoint
@@ -190,6 +191,12 @@ class _LazyEngine:
 
         return run
 
+    def get(self) -> Any:
+        """The engine, loaded now if it was not yet."""
+        if self.engine is None:
+            self.engine = self._load()
+        return self.engine
+
 
 def evaluate_model(
     model: str,
@@ -276,6 +283,14 @@ def _evaluate_model_locked(
         # What an output depends on (batch size and limit do not enter: a resume may change them).
         key = generation_hash({"model": model, "backend": backend, "deterministic": deterministic,
                                "generation_kwargs": gen})
+        spec = stock_spec(bench.name) if style == "lm-eval" else None
+        if spec is not None:  # lm-eval's own stock task(s) compute everything (evaluations.lm_eval_stock)
+            results[bench.name] = _evaluate_stock(spec, bench, docs, Path(data_dir), out_dir, lazy, config, run_config,
+                                                  subset_record(limit, limit_mode, seed, docs), model, backend,
+                                                  deterministic)
+            if on_result:
+                on_result(out_dir, results[bench.name])
+            continue
         results[bench.name] = evaluate_benchmark(
             bench, docs, out_dir, lazy.generate(style), config, run_config, chunk_size,
             subset_record(limit, limit_mode, seed, docs), generation_key=lambda doc, key=key: key,
@@ -283,6 +298,20 @@ def _evaluate_model_locked(
         if on_result:
             on_result(out_dir, results[bench.name])
     return results
+
+
+def _evaluate_stock(spec: Any, bench: Benchmark, docs: list[dict[str, Any]], data_dir: Path, out_dir: Path,
+                    lazy: _LazyEngine, config: dict[str, Any], run_config: dict[str, Any], subset: dict[str, Any],
+                    model: str, backend: str, deterministic: bool) -> dict[str, Any]:
+    from evaluations.lm_eval_stock.run import evaluate_stock
+
+    config = {**config, "kind": "lm-eval-stock", "metric": spec.metric, "stock_task": spec.task,
+              "generation_kwargs": {"source": f"lm-eval stock task {spec.task}"}}
+    _check_config(out_dir, config)  # refuses a folder written by the older, our-rules lm-eval style
+    key = generation_hash({"model": model, "backend": backend, "deterministic": deterministic,
+                           "stock_task": spec.task})
+    return evaluate_stock(spec, bench, docs, data_dir, out_dir, lambda: lazy.get().lm, config, run_config,
+                          subset, key)
 
 
 def _load_engine(model: str, backend: str, batch_size: int, max_gen_toks: int | None, deterministic: bool) -> Any:

@@ -1,0 +1,130 @@
+"""One benchmark through lm-eval's stock task(s): ``evaluate`` on the chosen local documents.
+
+lm-eval does everything from the requests on: few-shot contexts, loglikelihood requests
+or generation with the task's stop sequences, filters, per-item metrics, aggregation
+(groups included) and stderr. The chosen documents (``--limit`` subset or all) go to
+lm-eval as its ``samples`` argument (indices into each subtask's test split); subtasks
+without a chosen document are pruned from the group (lm-eval cannot evaluate an empty one).
+
+Resume uses lm-eval's own request cache (``CachingLM``; every answered request is
+committed to ``.lm_eval_cache/<generation key>.sqlite`` as it is computed), so a killed
+run recomputes only unanswered requests and the aggregates still come from one lm-eval
+pass over every chosen document. An unchanged, finished evaluation is reused whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from evaluations.base import Benchmark
+from evaluations.fs import names_file
+from evaluations.lm_eval_stock import data as stock_data
+from evaluations.lm_eval_stock.records import to_results, to_samples
+from evaluations.lm_eval_stock.tasks import StockSpec, load_stock, wrapper_yaml
+from evaluations.results import RESULTS_FILE, SAMPLES_FILE, read_results, read_samples, rewrite_samples, write_results
+
+CACHE_DIR = ".lm_eval_cache"
+DATA_DIR = ".lm_eval_data"
+BOOTSTRAP_ITERS = 100000  # simple_evaluate's default (mean metrics use the closed-form stderr)
+
+
+def selection(data: stock_data.LocalData, doc_ids: list[str]) -> dict[str, list[int]]:
+    """``{config: sorted test-split indices}`` of ``doc_ids``; an unknown id raises."""
+    where = {doc_id: (config, i) for config, ids in data.ids.items() for i, doc_id in enumerate(ids)}
+    chosen: dict[str, list[int]] = {}
+    for doc_id in doc_ids:
+        if doc_id not in where:
+            raise ValueError(f"doc id {doc_id!r} is not in the local data of the stock task")
+        config, i = where[doc_id]
+        chosen.setdefault(config, []).append(i)
+    return {c: sorted(v) for c, v in chosen.items()}
+
+
+def _config_of(task: Any) -> str:
+    return task.config.dataset_name or "default"
+
+
+def prepare(spec: StockSpec, bench: Benchmark, doc_ids: list[str], data_dir: Path, data_root: Path
+            ) -> tuple[dict[str, Any], dict[str, list[int]], dict[str, list[str]], stock_data.LocalData, Path]:
+    """Convert + materialize the data, load the stock tasks and map our doc ids to lm-eval's:
+    (TaskDict, ``samples`` per task, ``ids`` per task (our id of each test-split index), the
+    data, the dataset folder)."""
+    data = stock_data.convert(bench.name, data_dir)
+    folder = stock_data.materialize(data, data_root)
+    chosen = selection(data, doc_ids)
+    task_dict, _ = load_stock(spec, folder, keep=None)
+    keep = {name for name, t in task_dict["tasks"].items() if _config_of(t) in chosen}
+    task_dict, _ = load_stock(spec, folder, keep=keep)
+    samples = {name: chosen[_config_of(t)] for name, t in task_dict["tasks"].items()}
+    ids = {name: data.ids[_config_of(t)] for name, t in task_dict["tasks"].items()}  # lm-eval logs the true index
+    return task_dict, samples, ids, data, folder
+
+
+def run_lm_eval(lm: Any, task_dict: dict[str, Any], samples: dict[str, list[int]], cache: Path | None,
+                apply_chat_template: bool = False) -> dict[str, Any]:
+    """lm-eval's ``evaluate`` (the loop of ``simple_evaluate``) with its request cache."""
+    from lm_eval.api.model import CacheHook, CachingLM
+    from lm_eval.evaluator import evaluate
+
+    model = lm
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        model = CachingLM(lm, str(cache))
+    try:
+        out = evaluate(lm=model, task_dict=task_dict, samples=samples, bootstrap_iters=BOOTSTRAP_ITERS,
+                       log_samples=True, apply_chat_template=apply_chat_template, verbosity="ERROR")
+    finally:
+        if cache is not None:
+            lm.set_cache_hook(CacheHook(None))  # later (non-stock) runs must not write into this cache
+    return dict(out)
+
+
+def evaluate_stock(
+    spec: StockSpec, bench: Benchmark, docs: list[dict[str, Any]], data_dir: Path, out_dir: Path,
+    get_lm: Callable[[], Any], config: dict[str, Any], run_config: dict[str, Any], subset: dict[str, Any],
+    generation_key: str,
+) -> dict[str, Any]:
+    """Evaluate ``docs`` of ``bench`` with lm-eval's stock task(s) into ``out_dir``
+    (``samples.jsonl`` + ``results.json``); returns the results document."""
+    import lm_eval
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    doc_ids = [d["doc_id"] for d in docs]
+    task_dict, samples, ids, data, folder = prepare(spec, bench, doc_ids, data_dir, out_dir.parent.parent / DATA_DIR)
+    wrapper = wrapper_yaml(spec, folder)
+    fingerprint = hashlib.sha256(json.dumps(
+        [wrapper, folder.name, samples, generation_key, lm_eval.__version__], sort_keys=True, default=str,
+    ).encode()).hexdigest()[:16]
+    stored = out_dir / RESULTS_FILE
+    if stored.is_file() and (out_dir / SAMPLES_FILE).is_file():
+        old = read_results(stored)
+        if old.get("lm_eval", {}).get("fingerprint") == fingerprint and len(read_samples(out_dir / SAMPLES_FILE)) == len(docs):
+            return {**old, "resume": {"reused": len(docs), "rescored": 0, "generated": 0}}
+    lm_out = run_lm_eval(get_lm(), task_dict, samples, out_dir / CACHE_DIR / f"{generation_key}.sqlite")
+    scored = {s.doc_id: s for s in to_samples(bench.name, spec.metric, spec.headline_filter, lm_out["samples"], ids)}
+    missing = [d for d in doc_ids if d not in scored]
+    if missing:
+        raise RuntimeError(f"{bench.name}: lm-eval returned no sample for {len(missing)} docs, e.g. {missing[:3]}")
+    for s in scored.values():
+        s.keys = {"generation": generation_key, "lm_eval": fingerprint}
+    rewrite_samples(out_dir / SAMPLES_FILE, [scored[d] for d in doc_ids])
+    results = to_results(bench.name, spec.task, lm_out, len(docs))
+    results["configs"][bench.name] = {**results["configs"].get(bench.name, {}), "prompt_style": config["prompt_style"],
+                                      "workbench": config}
+    results.update(
+        benchmark=bench.name, metric=spec.metric, headline_filter=spec.headline_filter, config=run_config,
+        subset=subset, data_caveat=data.caveat,
+        lm_eval={"version": lm_eval.__version__, "stock_task": spec.task, "fingerprint": fingerprint,
+                 "dataset_path": str(folder), "replaces": spec.hub_dataset, "overrides": spec.overrides,
+                 "task_yaml": wrapper, "apply_chat_template": False, "bootstrap_iters": BOOTSTRAP_ITERS,
+                 "samples": samples},
+    )
+    write_results(stored, results)
+    with names_file(out_dir / ".resume.json"):
+        (out_dir / ".resume.json").write_text(json.dumps({"generated": len(docs)}) + "\n", encoding="utf-8")
+    return {**results, "resume": {"reused": 0, "rescored": 0, "generated": len(docs)}}

@@ -241,6 +241,9 @@ def evaluate_model(
         record_identity(root, identity)
     # Then only that folder is held: evaluations of other models into the same ``out``
     # run side by side; a second one of the same model waits and reuses its items.
+    # Each chunk is one engine call: a chunk smaller than the batch would cap the batch at
+    # the chunk (measured on an H200: 16-item chunks at batch 256 ran at ~0.9 items/s).
+    chunk_size = max(chunk_size, batch_size)
     with output_lock(root, lock_timeout):
         return _evaluate_model_locked(model, benches, all_docs, data_dir, root, identity, limit, style, backend,
                                       batch_size, max_gen_toks, chunk_size, on_result, engine, deterministic,

@@ -59,3 +59,21 @@ def test_two_model_folders_with_one_name_never_share_results(tmp_path: Path) -> 
     # The third run (a again) found its own folder: everything reused, nothing regenerated.
     assert json.loads((out / "model" / "gsm8k" / ".resume.json").read_text())["generated"] == 0
     assert json.loads((out / labels[1] / "gsm8k" / ".resume.json").read_text())["generated"] == 4
+
+
+def test_another_model_into_the_same_out_does_not_wait(tmp_path: Path) -> None:
+    """Only choosing a model's folder holds the whole ``out``; then the model's own folder
+    is held, so a different model evaluates while the first one's folder is locked, and
+    the same model still waits (or refuses after --lock-timeout)."""
+    out = tmp_path / "out"
+    code, err = run_cli(["eval", "--model", "tiny-random-llama", "--out", str(out), *EVAL])
+    assert code == 0, err[-2000:]
+    held = out / "tiny-random-llama"
+    with output_lock(held):  # an evaluation of tiny-random-llama is writing
+        code, err = run_cli(["eval", "--model", "tiny-random-llama?seed=7", "--out", str(out), *EVAL,
+                             "--lock-timeout", "0.5"])
+        assert code == 0, err[-2000:]
+        other = [p for p in out.iterdir() if p.is_dir() and p != held]
+        assert len(other) == 1 and len((other[0] / "gsm8k" / "samples.jsonl").read_text().splitlines()) == 4
+        code, err = run_cli(["eval", "--model", "tiny-random-llama", "--out", str(out), *EVAL, "--lock-timeout", "0.5"])
+        assert code == 2 and f"{held / '.eval.lock'}: another evaluation is still writing" in err

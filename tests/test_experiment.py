@@ -5,6 +5,7 @@ folders, resume, and refusal of a changed config."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -141,3 +142,48 @@ def test_export_holds_the_small_outputs_without_benchmark_text(experiment, tmp_p
     original = read_samples(tmp / "exp" / "evals" / "sft-s0@step-2" / "gsm8k" / "samples.jsonl")
     assert [s.score for s in samples] == [s.score for s in original] and all(s.prompt == "" for s in samples)
     assert not any("checkpoints" in f.parts or "cache" in f.parts or f.name == "train.jsonl" for f in files)
+
+
+def test_jobs_give_the_outputs_of_one_after_another(experiment, tmp_path):
+    """--jobs 3 (arms, evaluations, diagnostics as concurrent processes) writes what the
+    serial run wrote: the same items with the same outputs and scores, the same trajectory."""
+    tmp, _ = experiment
+    config = _config(tmp_path)  # the fixture's settings (an earlier test rewrites its file)
+    serial, parallel = tmp / "exp", tmp_path / "par"
+    assert main(["experiment", "--config", str(config), "--out", str(parallel), "--data-dir", str(DATA),
+                 "--jobs", "3"]) == 0
+    labels = sorted(p.name for p in (serial / "evals").iterdir() if p.is_dir())
+    assert labels == sorted(p.name for p in (parallel / "evals").iterdir() if p.is_dir()) and len(labels) == 5
+    for label in labels:
+        for bench in ("gsm8k", "arc"):
+            rows = [{d["doc_id"]: (d["output"], d["score"]) for d in map(json.loads, (
+                root / "evals" / label / bench / "samples.jsonl").read_text().splitlines())}
+                    for root in (serial, parallel)]
+            assert rows[0] == rows[1], (label, bench)
+    a, b = (pd.read_csv(root / "tables" / "trajectory.csv") for root in (serial, parallel))
+    pd.testing.assert_frame_equal(a, b, rtol=1e-4)
+    units = json.loads((parallel / "logs" / "units.json").read_text())
+    assert {u["unit"] for u in units} >= {"train sft-s0", "eval pivot", "diagnose sft-wd-gld-s0"}
+    timings = json.loads((parallel / "timings.json").read_text())
+    assert "cache sft-s0" in timings and "train sft-wd-gld-s0" in timings
+
+
+def test_report_from_a_folder_without_checkpoints(experiment, tmp_path):
+    """A folder brought back from a GPU machine holds evaluations and diagnostics but no
+    checkpoints: its report has the same tables."""
+    tmp, _ = experiment
+    config = _config(tmp_path)
+    copy = tmp_path / "back"
+    shutil.copytree(tmp / "exp", copy, ignore=shutil.ignore_patterns("checkpoints", "cache"))
+    for name in ("scores.csv", "deltas.csv", "attribution.csv", "trajectory.csv"):
+        (copy / "tables" / name).unlink()
+    assert main(["experiment", "--config", str(config), "--out", str(copy), "--stages", "report",
+                 "--data-dir", str(DATA)]) == 0
+    for name in ("scores.csv", "deltas.csv", "attribution.csv", "trajectory.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp / "exp" / "tables" / name), pd.read_csv(copy / "tables" / name))
+    assert "## Not finished" not in (copy / "report.md").read_text()
+    # An unfinished evaluation (no results.json) is named, and pairs only what was scored.
+    (copy / "evals" / "sft-wd-gld-s0@step-2" / "arc" / "results.json").unlink()
+    assert main(["experiment", "--config", str(config), "--out", str(copy), "--stages", "report",
+                 "--data-dir", str(DATA)]) == 0
+    assert "evaluation of `sft-wd-gld-s0@step-2` unfinished (items scored so far): arc 4" in (copy / "report.md").read_text()

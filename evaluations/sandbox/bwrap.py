@@ -102,6 +102,10 @@ def harness_files() -> dict[str, Path]:
     return {"harness.py": here / "harness.py", "codec.py": here / "codec.py"}
 
 
+def _under_tmp(path: str) -> bool:
+    return path == "/tmp" or path.startswith("/tmp/")
+
+
 def _python_roots() -> list[str]:
     """Directories the interpreter needs: its installation and its virtual environment
     (both as spelled and resolved, since the venv links into the installation); those
@@ -152,7 +156,11 @@ def command(spec: SandboxSpec, inner: list[str]) -> list[str]:
         args += [a for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP") for a in ("--cap-add", cap)]
     else:
         args += ["--unshare-all", "--unshare-user", "--disable-userns"]
-    binds = ["/usr", *_python_roots()]
+    roots = ["/usr", *_python_roots()]
+    # A Python root under /tmp (a checkout or venv there) is bound after the private /tmp
+    # tmpfs, which would otherwise hide it; nothing else of the host's /tmp is visible.
+    binds = [r for r in roots if not _under_tmp(r)]
+    late = [r for r in roots if _under_tmp(r)]
     made: set[str] = set()
     for target in [*binds, HARNESS_DIR + "/x"]:
         for parent in _parents(target):
@@ -167,8 +175,11 @@ def command(spec: SandboxSpec, inner: list[str]) -> list[str]:
     size = str(spec.tmpfs_bytes)
     args += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
-             "--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
+             "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
+    for path in late:
+        args += [a for parent in _parents(path) if parent != "/tmp" for a in ("--dir", parent)]
+        args += ["--ro-bind", path, path]
+    args += ["--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
     for key, value in _ENV.items():
         args += ["--setenv", key, value]
     args += ["--seccomp", str(spec.seccomp_fd), "--"]

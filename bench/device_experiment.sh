@@ -8,8 +8,11 @@
 #                      the benchmarks, convert the built-in models (GGUF -> safetensors)
 #   start CONFIG JOBS  run `workbench experiment --config CONFIG --jobs JOBS` detached
 #                      (it outlives this call), log in $ROOT/experiment.log
+#   side NAME CMD      run CMD detached beside the experiment (e.g. a bench script), with
+#                      the same environment; log and rc in $ROOT/side/NAME.{log,rc}; CMD
+#                      may write small results into $ROOT/side
 #   wait SECONDS       follow the log until the experiment ends or SECONDS pass, then copy
-#                      its small outputs (export folder, logs, timings) into $OUT
+#                      its small outputs (export folder, logs, timings, side/) into $OUT
 #
 # Locally (a rehearsal on CPU): SKIP_INSTALL=1 PY=.venv/bin/python ROOT=/tmp/dev bash ...
 set -euo pipefail
@@ -51,6 +54,13 @@ case "${1:-}" in
         --out '$ROOT/experiment' --jobs '$jobs' --export '$ROOT/export'; echo \$? > '$ROOT/experiment.rc'" \
         > "$ROOT/experiment.log" 2>&1 < /dev/null &
     sleep 2; echo "started (pid $!), log $ROOT/experiment.log" ;;
+  side)
+    env_setup
+    name=${2:?name}; cmd=${3:?command}
+    mkdir -p "$ROOT/side"
+    ROOT="$ROOT" PY="$PY" setsid nohup bash -c "$cmd > '$ROOT/side/$name.log' 2>&1; echo \$? > '$ROOT/side/$name.rc'" \
+        < /dev/null > /dev/null 2>&1 &
+    echo "side job $name started (pid $!)" ;;
   wait)
     limit=${2:-540}; t0=$(date +%s); seen=0
     while [ ! -f "$ROOT/experiment.rc" ] && [ $(( $(date +%s) - t0 )) -lt "$limit" ]; do
@@ -60,6 +70,7 @@ case "${1:-}" in
     done
     grep '^\[experiment\]' "$ROOT/experiment.log" | sed -n "$((seen + 1)),\$p" || true
     for f in "$ROOT"/experiment/runs/*/metrics.jsonl; do [ -f "$f" ] && echo "$f: $(tail -1 "$f" | cut -c1-300)"; done
+    for l in "$ROOT"/experiment/logs/*.log; do [ -f "$l" ] && echo "$(basename "$l"): $(tail -c 300 "$l" | tr '\r' '\n' | grep . | tail -1 | cut -c1-160)"; done
     nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv 2>/dev/null || true
     if [ -f "$ROOT/experiment.rc" ]; then
       echo "experiment exit $(cat "$ROOT/experiment.rc")"
@@ -70,6 +81,7 @@ case "${1:-}" in
       tar czf "$OUT/partial.tar.gz" -C "$ROOT" --exclude='experiment/runs/*/checkpoints' \
           --exclude='experiment/cache' --exclude='*.sqlite' experiment 2>/dev/null || true
     fi
+ [ -d "$ROOT/side" ] && { tail -n 3 "$ROOT"/side/*.log || true; tar czf "$OUT/side.tar.gz" -C "$ROOT" side; }
     tar czf "$OUT/logs.tar.gz" -C "$ROOT" experiment.log experiment/logs experiment/timings.json 2>/dev/null || true
     ls -l "$OUT" ;;
   *) sed -n 2,16p "$0"; exit 2 ;;

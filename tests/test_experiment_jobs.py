@@ -67,3 +67,46 @@ def test_jobs_must_be_positive(cfg, tmp_path):
 
     with pytest.raises(ValueError, match="--jobs must be at least 1"):
         run_experiment(cfg, tmp_path, jobs=0)
+
+
+def test_each_unit_gets_its_share_of_gpu_memory(cfg, monkeypatch):
+    """Units sharing one GPU get 1/jobs of its memory each (an H200 ran out of memory with
+    four uncapped processes holding mostly allocator cache); a set value is kept."""
+    from workbench import gpu_share
+
+    seen = cfg.out / "seen"
+    seen.mkdir(parents=True)
+
+    def command(_cfg, _data, unit):
+        program = (f"import os, pathlib; pathlib.Path({str(seen)!r}, {unit.label!r})"
+                   f".write_text(os.environ[{gpu_share.ENV!r}])")
+        return [sys.executable, "-c", program]
+
+    monkeypatch.setattr(jobs, "unit_command", command)
+    monkeypatch.delenv(gpu_share.ENV, raising=False)
+    jobs.run_units(cfg, Path("data"), [jobs.Unit("eval", "a"), jobs.Unit("eval", "b")], 4, lambda *_: None,
+                   poll_seconds=0.05)
+    assert {p.name: float(p.read_text()) for p in seen.iterdir()} == {"a": 0.25, "b": 0.25}
+    monkeypatch.setenv(gpu_share.ENV, "0.5")
+    jobs.run_units(cfg, Path("data"), [jobs.Unit("eval", "c")], 4, lambda *_: None, poll_seconds=0.05)
+    assert float((seen / "c").read_text()) == 0.5
+
+
+@pytest.mark.parametrize("raw, expected", [("", None), ("0.25", 0.25), ("1", 1.0)])
+def test_memory_fraction_reads_the_variable(raw, expected):
+    from workbench import gpu_share
+
+    assert gpu_share.memory_fraction({gpu_share.ENV: raw}) == expected
+    assert gpu_share.apply_memory_fraction({gpu_share.ENV: raw}) == expected  # no CUDA here: only parsed
+
+
+@pytest.mark.parametrize("raw", ["0", "1.5", "-0.1", "half"])
+def test_a_bad_memory_fraction_is_one_clear_error(raw, capsys, monkeypatch):
+    from workbench import gpu_share
+    from workbench.cli import main
+
+    with pytest.raises(ValueError, match=gpu_share.ENV):
+        gpu_share.memory_fraction({gpu_share.ENV: raw})
+    monkeypatch.setenv(gpu_share.ENV, raw)
+    assert main(["models", "list"]) == 2
+    assert gpu_share.ENV in capsys.readouterr().err

@@ -9,6 +9,7 @@ import sys
 
 from evaluations.sandbox.errors import SandboxStartError, SandboxUnavailable
 from workbench import __version__, commands
+from workbench.gpu_share import apply_memory_fraction
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        apply_memory_fraction()
         return int(args.func(args) or 0)
     except (ValueError, OSError, SandboxUnavailable, SandboxStartError) as exc:
         # User errors (bad input, missing or damaged files), the file system refusing a

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from workbench import gpu_share
 from workbench.experiment_config import ExperimentConfig
 
 
@@ -79,6 +80,8 @@ def run_units(cfg: ExperimentConfig, data_dir: Path, units: list[Unit], jobs: in
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # Each process gets its share of the cores: N processes × all cores would thrash.
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    # ... and of one GPU's memory (workbench.gpu_share says why).
+    env.setdefault(gpu_share.ENV, gpu_share.share_for(jobs))
     waiting, running = list(units), {}
     done: set[str] = set()
     failed: dict[str, Path] = {}

@@ -1,4 +1,4 @@
-"""Print the bad-input table of issue 16: case -> exit code -> the CLI's one-line message.
+"""Print the bad-input table: case -> exit code -> the CLI's one-line message.
 
 Runs every case of ``tests/_bad_inputs.py`` (the same ones ``tests/test_bad_inputs.py``
 asserts) on a fresh tiny run: ``python bench/bad_input_table.py [--markdown]``.

@@ -1,4 +1,4 @@
-"""Scale-out on CPU ranks (issue 15): 2 gloo processes under ``accelerate launch`` against
+"""Scale-out on CPU ranks: 2 gloo processes under ``accelerate launch`` against
 1 process, for teacher caching, training and evaluation. Prints a markdown table and the
 raw lines; ``--append`` adds them to bench/RESULTS.md under "## Scale-out (CPU ranks)".
 

@@ -1,4 +1,4 @@
-"""Bad inputs of issue 16, one case each: how to make it and what the CLI must say.
+"""Bad inputs, one case each: how to make it and what the CLI must say.
 
 Shared by ``tests/test_bad_inputs.py`` (asserts exit code 2 and a one-line message naming
 the file) and ``bench/bad_input_table.py`` (prints the case -> message table). Every case

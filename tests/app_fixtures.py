@@ -166,7 +166,7 @@ def tree_snapshot(*folders: Path) -> dict[str, tuple]:
     return out
 
 
-# -- A hostile runs root (issue 16: markdown, symlinks, WAL db, huge metrics) ----------------
+# -- A hostile runs root (markdown, symlinks, WAL db, huge metrics) ---------------------------
 
 #: Written only outside the root; must never reach the page.
 SECRET = "SECRET-7f3a9c-outside-the-root"

@@ -1,4 +1,4 @@
-"""The app on a hostile runs root (issue 16, item 8), in AppTest and in headless Chromium.
+"""The app on a hostile runs root, in AppTest and in headless Chromium.
 
 The root (``app_fixtures.build_hostile_root``) is what an attacker would hand over: sample
 fields, file and folder names, metric names and error messages carrying Markdown/HTML that

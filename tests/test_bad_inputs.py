@@ -1,4 +1,4 @@
-"""Every bad input of issue 16 through the real CLI: exit code 2, one error line, and the
+"""Every bad input through the real CLI: exit code 2, one error line, and the
 line names the file (and line) and what is wrong. Cases: tests/_bad_inputs.py."""
 
 from __future__ import annotations

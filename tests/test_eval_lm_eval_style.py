@@ -1,4 +1,4 @@
-"""``--style lm-eval`` on every benchmark (issue 12, item 7), and MATH's lm-eval prompt.
+"""``--style lm-eval`` on every benchmark, and MATH's lm-eval prompt.
 
 MATH used to crash: lm-eval's minerva_math utils assert antlr4-python3-runtime 4.11 at
 import, and math-verify pulled 4.13.2. pyproject now pins 4.11 (latex2sympy2_extended

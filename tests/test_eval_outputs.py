@@ -1,4 +1,4 @@
-"""Content-aware evaluation outputs (issue 16, item 4) with a real tiny model: an
+"""Content-aware evaluation outputs with a real tiny model: an
 exclusive lock per output folder (a second evaluation waits and then reuses every item,
 or refuses after --lock-timeout), and model identity by path and weights, not name."""
 

@@ -1,4 +1,4 @@
-"""``--style lm-eval`` = lm-eval's stock tasks (issue 12, item 2): the config plumbing, no model.
+"""``--style lm-eval`` = lm-eval's stock tasks: the config plumbing, no model.
 
 The tasks lm-eval builds for us must equal the stock YAMLs except the dataset location
 (and the stated overrides); HellaSwag's missing ctx_a/ctx_b is stated; MATH runs

@@ -1,4 +1,4 @@
-"""``--style paper`` scoring agrees per item with the paper's OpenCompass pipeline (issue 12).
+"""``--style paper`` scoring agrees per item with the paper's OpenCompass pipeline.
 
 Fixtures (tests/parity/fixtures/<benchmark>_paper.jsonl) hold 330 varied outputs per
 benchmark — formats, hedges, chatter, wrong, empty, several candidates, LaTeX — on real

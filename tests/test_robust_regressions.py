@@ -1,4 +1,4 @@
-"""Each extraction defect measured in issue 12, as a regression test of the robust metric.
+"""Each measured extraction defect, as a regression test of the robust metric.
 
 The inputs are the issue's own examples (on real documents where the gold matters); the
 expected answers are what a careful human grader reads in them.

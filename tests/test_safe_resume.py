@@ -1,4 +1,4 @@
-"""Safe resume (issue 16, items 3 and 5) on a real tiny run: a changed config is refused
+"""Safe resume on a real tiny run: a changed config is refused
 with the diff and accepted only with --allow-config-change (history kept); a torn
 metrics.jsonl tail does not block resume; a checkpoint cut short is never listed; a
 changed prompt makes the teacher cache recompute exactly that example."""

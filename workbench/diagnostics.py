@@ -1,4 +1,4 @@
-"""Diagnostics on real logits (issue 6): token-level WD vs exact GW vs the sorting
+"""Diagnostics on real logits: token-level WD vs exact GW vs the sorting
 approximation, per example, per source and per checkpoint of a run.
 
 For every example each model reads its *own* chat-templated prompt plus the shared

@@ -1,4 +1,4 @@
-"""The headline experiment of issue 6, from one command
+"""The diagnostics experiment, from one command
 (``workbench diagnose --experiment --out DIR``):
 
 1. SmolLM2-135M-Instruct (pivot) vs Gemma-3-270M (source) on the first ``examples``
@@ -76,7 +76,7 @@ def run_experiment(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    report: list[str] = ["# Diagnostics experiment (issue 6)", "",
+    report: list[str] = ["# Diagnostics experiment", "",
                          f"Pivot `{PIVOT}`, source `{SOURCE}`, graph options {options}, "
                          f"exact GW best of {restarts} random + 2 structured starts.",
                          "GW convention: Σ (C_ik − D_jl)² T_ij T_kl (POT square loss; no ½, no root).", ""]

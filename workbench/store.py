@@ -13,7 +13,7 @@ with :func:`rebuild`. Schema (all tables keyed so re-indexing a file replaces it
 - ``samples(results_path, doc_id, benchmark, score, extracted, gold, output;
   PK results_path+doc_id)`` — rows of the ``samples.jsonl`` next to a results.json.
 
-Other engineers add rows through :meth:`Store.execute`/their own tables; keep new tables
+Extensions add rows through :meth:`Store.execute`/their own tables; keep new tables
 rebuildable from files.
 """
 
@@ -126,7 +126,7 @@ class Store:
                              "rebuilt from the files") from None
 
     def execute(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
-        """Run one statement and return its rows (for queries and other engineers' tables)."""
+        """Run one statement and return its rows (for queries and extensions' own tables)."""
         with self.conn:
             return self.conn.execute(sql, params).fetchall()
 

@@ -1,5 +1,5 @@
 """``workbench diagnose``: WD vs exact GW vs the sorting approximation on real logits,
-bound validation on real co-activation graphs, graph export for the app (issue 6)."""
+bound validation on real co-activation graphs, graph export for the app."""
 
 from __future__ import annotations
 

@@ -139,3 +139,41 @@ def test_two_mmlu_subjects_match_simple_evaluate(engine, tmp_path):
     assert ours["group_subtasks"]["mmlu_stem"] == ["mmlu_abstract_algebra", "mmlu_anatomy"]
     print(f"\nparity mmlu: {n}/20 items identical; mmlu acc {ours['results']['mmlu']['acc,none']} "
           f"(direct per-subject {[direct['results'][f'mmlu_{s}']['acc,none'] for s in subjects]})")
+
+
+def test_gsm8k_generation_and_both_filters_match_simple_evaluate(engine, tmp_path):
+    """The generative stock task: the same generations, strict-match and flexible-extract
+    answers and exact_match per filter, item by item, and the same aggregates."""
+    n_items = 4
+    results = runner.evaluate_model(MODEL, ["gsm8k"], DATA_DIR, tmp_path / "ours", limit=n_items,
+                                    limit_mode="first", style="lm-eval", engine=engine)
+    # (b) the official GSM8K JSONL rows are already in the HF openai/gsm8k schema.
+    def rows(split):
+        return [json.loads(line) for line in (DATA_DIR / "gsm8k" / f"{split}.jsonl").read_text().splitlines()]
+
+    test_rows = rows("test")[:n_items]
+    direct = _direct(engine, tmp_path / "gsm8k", tasks.SPECS["gsm8k"],
+                     {"gsm8k": {"test": test_rows, "train": rows("train")}})
+    ours = {s.doc_id: s for s in read_samples(tmp_path / "ours" / MODEL / "gsm8k" / "samples.jsonl")}
+    by_doc: dict[int, dict[str, dict]] = {}
+    for r in direct["samples"]["gsm8k"]:
+        by_doc.setdefault(r["doc_id"], {})[r["filter"]] = r
+    assert len(ours) == len(by_doc) == n_items
+    filters = ("strict-match", "flexible-extract")
+    for i, mine in enumerate(sorted(ours.values(), key=lambda s: int(s.doc_id))):
+        theirs = by_doc[i]
+        assert set(theirs) == set(filters)
+        assert mine.prompt == theirs["strict-match"]["arguments"][0][0]
+        assert mine.output == theirs["strict-match"]["resps"][0][0]  # the same generation
+        for f in filters:
+            assert mine.extra["filtered"][f] == theirs[f]["filtered_resps"][0], (i, f)
+            assert mine.extra["metrics"][f"exact_match,{f}"] == float(theirs[f]["exact_match"]), (i, f)
+        assert mine.score == float(theirs["strict-match"]["exact_match"])  # the headline filter
+    for f in filters:
+        key = f"exact_match,{f}"
+        assert results["gsm8k"]["results"]["gsm8k"][key] == direct["results"]["gsm8k"][key]
+    assert results["gsm8k"]["versions"]["gsm8k"] == direct["versions"]["gsm8k"]
+    assert results["gsm8k"]["n-shot"] == direct["n-shot"]
+    print(f"\nparity gsm8k: {n_items}/{n_items} generations and both filters identical; strict "
+          f"{results['gsm8k']['results']['gsm8k']['exact_match,strict-match']} flexible "
+          f"{results['gsm8k']['results']['gsm8k']['exact_match,flexible-extract']}")

@@ -29,6 +29,7 @@ from evaluations.results import RESULTS_FILE, SAMPLES_FILE, read_results, read_s
 
 CACHE_DIR = ".lm_eval_cache"
 DATA_DIR = ".lm_eval_data"
+SEEDS = "simple_evaluate defaults"  # in the fingerprint: results sampled before seeding are not reused
 BOOTSTRAP_ITERS = 100000  # simple_evaluate's default (mean metrics use the closed-form stderr)
 
 
@@ -64,12 +65,31 @@ def prepare(spec: StockSpec, bench: Benchmark, doc_ids: list[str], data_dir: Pat
     return task_dict, samples, ids, data, folder
 
 
+def seed_like_simple_evaluate(task_dict: dict[str, Any]) -> None:
+    """The seeds ``simple_evaluate`` sets before it evaluates, with its defaults: Python's
+    ``random`` 0, numpy and torch 1234, and every task's few-shot sampler 1234. Without the
+    last, ``evaluate`` alone samples other few-shot examples (GSM8K's 5 random train items)
+    than an lm-eval run of the same task."""
+    import random
+
+    import numpy as np
+    from lm_eval.defaults import DEFAULT_OTHER_SEED, DEFAULT_RANDOM_SEED
+    from lm_eval.utils import set_torch_seed
+
+    random.seed(DEFAULT_RANDOM_SEED)
+    np.random.seed(DEFAULT_OTHER_SEED)
+    set_torch_seed(DEFAULT_OTHER_SEED)
+    for task in task_dict["tasks"].values():
+        task.set_fewshot_seed(seed=DEFAULT_OTHER_SEED)
+
+
 def run_lm_eval(lm: Any, task_dict: dict[str, Any], samples: dict[str, list[int]], cache: Path | None,
                 apply_chat_template: bool = False) -> dict[str, Any]:
     """lm-eval's ``evaluate`` (the loop of ``simple_evaluate``) with its request cache."""
     from lm_eval.api.model import CacheHook, CachingLM
     from lm_eval.evaluator import evaluate
 
+    seed_like_simple_evaluate(task_dict)
     model = lm
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +118,7 @@ def evaluate_stock(
     task_dict, samples, ids, data, folder = prepare(spec, bench, doc_ids, data_dir, out_dir.parent.parent / DATA_DIR)
     wrapper = wrapper_yaml(spec, folder)
     fingerprint = hashlib.sha256(json.dumps(
-        [wrapper, folder.name, samples, generation_key, lm_eval.__version__], sort_keys=True, default=str,
+        [wrapper, folder.name, samples, generation_key, lm_eval.__version__, SEEDS], sort_keys=True, default=str,
     ).encode()).hexdigest()[:16]
     stored = out_dir / RESULTS_FILE
     if stored.is_file() and (out_dir / SAMPLES_FILE).is_file():

@@ -82,7 +82,7 @@ case "${1:-}" in
       tar czf "$OUT/partial.tar.gz" -C "$ROOT" --exclude='experiment/runs/*/checkpoints' \
           --exclude='experiment/cache' --exclude='*.sqlite' experiment 2>/dev/null || true
     fi
- [ -d "$ROOT/side" ] && { tail -n 3 "$ROOT"/side/*.log || true; tar czf "$OUT/side.tar.gz" -C "$ROOT" side; }
+    [ -d "$ROOT/side" ] && { tail -n 3 "$ROOT"/side/*.log || true; tar czf "$OUT/side.tar.gz" -C "$ROOT" side; }
     tar czf "$OUT/logs.tar.gz" -C "$ROOT" experiment.log experiment/logs experiment/timings.json 2>/dev/null || true
     ls -l "$OUT" ;;
   *) sed -n 2,16p "$0"; exit 2 ;;

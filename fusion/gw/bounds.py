@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from fusion.gw.inputs import ArrayLike, check_graph, check_weights, to_tensor
+from fusion.gw.pot import import_pot
 from fusion.gw.sorting import node_features, quantile_coupling, sorting_gw, wasserstein_1d_pp
 
 # Relative safety margin subtracted from LP-dual bounds: covers the rounding of the final
@@ -202,7 +203,7 @@ def third_lower_bound_lp(
     bound of the LP optimum whatever the solver returned. Zero-weight nodes are dropped
     (they change no transport cost). ``None`` when n·m·(n+m) exceeds ``max_work``.
     """
-    import ot
+    ot = import_pot()
 
     Ct, Dt = check_graph(C, "C").to(torch.float64), check_graph(D, "D").to(torch.float64)
     n, m = Ct.shape[-1], Dt.shape[-1]

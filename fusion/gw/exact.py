@@ -26,6 +26,7 @@ from fusion.gw.bounds import (
     third_lower_bound_lp,
 )
 from fusion.gw.inputs import ArrayLike, check_graph, check_weights, to_tensor, weights_are_uniform
+from fusion.gw.pot import import_pot
 
 BRUTE_FORCE_MAX_N = 8
 # Graphs this small (n·m) get SMALL_GRAPH_RESTART_FACTOR times the random restarts: each
@@ -143,7 +144,7 @@ def _entropic_couplings(C: np.ndarray, D: np.ndarray, p: np.ndarray, q: np.ndarr
     a run whose coupling is not finite (Sinkhorn underflow at small ε) is skipped."""
     import warnings
 
-    import ot
+    ot = import_pot()
 
     scale = max(float(np.abs(C).max()), float(np.abs(D).max())) ** 2
     out: dict[str, np.ndarray] = {}
@@ -186,7 +187,7 @@ def exact_gw(
     (co-activation graphs ``ZₖᵀZₖ`` are). Otherwise the certificate is the largest of the
     lower bounds of :mod:`fusion.gw.bounds`.
     """
-    import ot
+    ot = import_pot()
 
     t0 = time.perf_counter()
     Ct, Dt = check_graph(C, "C").to(torch.float64), check_graph(D, "D").to(torch.float64)
@@ -260,7 +261,7 @@ def entropic_gw(
     """Entropic GW (POT ``entropic_gromov_wasserstein2``, square loss) on torch tensors —
     so it runs wherever the inputs live (GPU tensors on the GPU). Returns the GW objective
     at the entropic coupling (no entropy term), comparable with :func:`exact_gw`."""
-    import ot
+    ot = import_pot()
 
     if epsilon <= 0:
         raise ValueError(f"epsilon={epsilon} must be positive")

@@ -113,6 +113,8 @@ def test_rerun_resumes_and_changed_config_is_refused(experiment, capsys):
     ({"data": {"sets": ["squad"]}}, "data.sets"),
     ({"eval": {"benchmarks": ["gsm8k"], "limit": {"arc": 3}}}, "not among eval.benchmarks"),
     ({"diagnostics": {"examples": 50}}, "diagnostics.examples"),
+    ({"eval": {"benchmarks": ["gsm8k"], "style": {"arc": "lm-eval"}}}, "eval.style: ['arc'] not among"),
+    ({"eval": {"benchmarks": ["gsm8k"], "style": "opencompass"}}, "unknown style"),
     ({"colour": "blue"}, "unknown key"),
 ])
 def test_bad_configs_are_one_line_errors(tmp_path, capsys, change, message):

@@ -113,3 +113,22 @@ def test_a_bad_memory_fraction_is_one_clear_error(raw, capsys, monkeypatch):
     monkeypatch.setenv(gpu_share.ENV, raw)
     assert main(["models", "list"]) == 2
     assert gpu_share.ENV in capsys.readouterr().err
+
+
+def test_eval_style_per_benchmark_reaches_every_evaluation(tmp_path):
+    """``eval.style`` names a style per benchmark (the rest stay ``paper``); each call of the
+    evaluation gets its benchmark's style, and the recorded config says so."""
+    from workbench.experiment import stage_eval
+
+    path = tmp_path / "experiment.yaml"
+    path.write_text(f"fusion_config: {REPO / 'configs' / 'tiny.yaml'}\nout: {tmp_path / 'exp'}\n"
+                    "eval: {benchmarks: [gsm8k, arc, mmlu], style: {arc: lm-eval, mmlu: lm-eval}}\n")
+    cfg = load_experiment_config(path)
+    assert cfg.raw()["styles"] == {"arc": "lm-eval", "mmlu": "lm-eval"}
+    calls = []
+    stage_eval(cfg, tmp_path, evaluate=lambda spec, benches, *a, **kw: calls.append((spec, benches[0], kw["style"])),
+               only=frozenset({"pivot"}))
+    assert [(b, s) for _spec, b, s in calls] == [("gsm8k", "paper"), ("arc", "lm-eval"), ("mmlu", "lm-eval")]
+    # One style for all, and "paper" named explicitly, are the same as the default.
+    path.write_text(path.read_text().replace("style: {arc: lm-eval, mmlu: lm-eval}", "style: paper"))
+    assert load_experiment_config(path).styles == {} and "styles" not in load_experiment_config(path).raw()

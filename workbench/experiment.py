@@ -179,7 +179,7 @@ def stage_eval(cfg: ExperimentConfig, data_dir: Path, evaluate: Callable[..., An
         started = time.time()
         for bench in cfg.benchmarks:
             evaluate(spec, [bench], data_dir, out, limit=cfg.limit.get(bench), label=label, backend=cfg.backend,
-                     batch_size=cfg.batch_size, max_gen_toks=cfg.max_gen_toks)
+                     batch_size=cfg.batch_size, max_gen_toks=cfg.max_gen_toks, style=cfg.style(bench))
         done[label] = out / label
         _say(f"eval {label}: {', '.join(cfg.benchmarks)} in {time.time() - started:.0f} s")
     return done

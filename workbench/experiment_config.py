@@ -11,7 +11,8 @@ Every key is optional except ``fusion_config``; errors name the file and the key
       SFT+WD+GLD: {lambda: 0.5, alpha: 1.0, beta: 1.0}
     seeds: [0]
     training: {max_steps: 1000, per_device_batch_size: 16, save_steps: 250}   # any fusion training.* key
-    eval: {benchmarks: [gsm8k, bbh, arc, mmlu], limit: {mmlu: 570}, checkpoints: final, batch_size: 64}
+    eval: {benchmarks: [gsm8k, bbh, arc, mmlu], limit: {mmlu: 570}, checkpoints: final, batch_size: 64,
+           style: {arc: lm-eval, mmlu: lm-eval}}   # or one style for all; unnamed: paper
     diagnostics: {examples: 32, restarts: 2}
 """
 
@@ -56,6 +57,8 @@ class ExperimentConfig:
     batch_size: int = 16
     max_gen_toks: int | None = None
     backend: str = "hf"
+    #: benchmark -> prompt/scoring style (``paper`` or ``lm-eval``); a benchmark not named is ``paper``.
+    styles: dict[str, str] = field(default_factory=dict)
     diag_examples: int = 32
     restarts: int = 2
 
@@ -71,7 +74,12 @@ class ExperimentConfig:
                 "training": self.training, "max_prompt_tokens": self.max_prompt_tokens,
                 "max_response_tokens": self.max_response_tokens, "benchmarks": self.benchmarks,
                 "limit": self.limit, "checkpoints": self.checkpoints, "max_gen_toks": self.max_gen_toks,
-                "backend": self.backend, "diag_examples": self.diag_examples, "restarts": self.restarts}
+                "backend": self.backend, "diag_examples": self.diag_examples, "restarts": self.restarts,
+                **({"styles": self.styles} if self.styles else {})}
+
+    def style(self, benchmark: str) -> str:
+        """The style ``benchmark`` is evaluated in (``paper`` unless ``eval.style`` names another)."""
+        return self.styles.get(benchmark, "paper")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -97,6 +105,25 @@ def _int(value: Any, where: str, low: int = 1, optional: bool = False) -> int | 
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"{where}: must be an integer ≥ {low}{' or null' if optional else ''}, got {value!r}")
     return value
+
+
+STYLES = ("paper", "lm-eval")
+
+
+def _styles(raw: Any, benchmarks: list[str], where: str) -> dict[str, str]:
+    """``eval.style``: one style for every benchmark, or a ``benchmark -> style`` mapping."""
+    if raw is None:
+        return {}
+    chosen = {b: raw for b in benchmarks} if isinstance(raw, str) else raw
+    if not isinstance(chosen, dict):
+        raise ConfigError(f"{where}: a style ({' or '.join(STYLES)}) or a mapping benchmark -> style, got {raw!r}")
+    stray = sorted(set(chosen) - set(benchmarks))
+    if stray:
+        raise ConfigError(f"{where}: {stray} not among eval.benchmarks {benchmarks}")
+    bad = {b: v for b, v in chosen.items() if v not in STYLES}
+    if bad:
+        raise ConfigError(f"{where}: unknown style {bad}; choose {' or '.join(STYLES)}")
+    return {b: v for b, v in chosen.items() if v != "paper"}
 
 
 def load_experiment_config(path: str | Path, out: str | Path | None = None) -> ExperimentConfig:
@@ -168,6 +195,7 @@ def load_experiment_config(path: str | Path, out: str | Path | None = None) -> E
     cfg.batch_size = _int(ev.get("batch_size", cfg.batch_size), where("eval.batch_size"))
     cfg.max_gen_toks = _int(ev.get("max_gen_toks"), where("eval.max_gen_toks"), optional=True)
     cfg.backend = str(ev.get("backend", cfg.backend))
+    cfg.styles = _styles(ev.get("style"), cfg.benchmarks, where("eval.style"))
     diag = raw.get("diagnostics") or {}
     cfg.diag_examples = _int(diag.get("examples", cfg.diag_examples), where("diagnostics.examples"))
     cfg.restarts = _int(diag.get("restarts", cfg.restarts), where("diagnostics.restarts"), low=0)

@@ -4,6 +4,7 @@ replaced by small Python programs so the scheduling itself is what is tested).""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -132,3 +133,24 @@ def test_eval_style_per_benchmark_reaches_every_evaluation(tmp_path):
     # One style for all, and "paper" named explicitly, are the same as the default.
     path.write_text(path.read_text().replace("style: {arc: lm-eval, mmlu: lm-eval}", "style: paper"))
     assert load_experiment_config(path).styles == {} and "styles" not in load_experiment_config(path).raw()
+
+
+def test_export_drops_multiple_choice_options(tmp_path):
+    """A loglikelihood sample's options and chosen option are benchmark text: the export
+    keeps its scores, gold and loglikelihoods and drops the text; a generated output stays."""
+    from workbench.experiment_export import export_outputs
+
+    mc = {"benchmark": "arc", "doc_id": "a", "prompt": "Q?", "output": " the option text", "gold": 1, "score": 0.0,
+          "extra": {"metrics": {"acc,none": 0.0}, "loglikelihoods": [-1.0, -2.0], "continuations": [" x", " y"]}}
+    gen = {"benchmark": "gsm8k", "doc_id": "g", "prompt": "Q?", "output": "I think 4", "gold": "4", "score": 1.0,
+           "extra": {}}
+    for bench, row in (("arc", mc), ("gsm8k", gen)):
+        folder = tmp_path / "exp" / "evals" / "pivot" / bench
+        folder.mkdir(parents=True)
+        (folder / "samples.jsonl").write_text(json.dumps(row) + "\n")
+    export_outputs(tmp_path / "exp", tmp_path / "out")
+    got_mc = json.loads((tmp_path / "out" / "evals" / "pivot" / "arc" / "samples.jsonl").read_text())
+    got_gen = json.loads((tmp_path / "out" / "evals" / "pivot" / "gsm8k" / "samples.jsonl").read_text())
+    assert got_mc["prompt"] == got_mc["output"] == "" and "continuations" not in got_mc["extra"]
+    assert got_mc["extra"]["loglikelihoods"] == [-1.0, -2.0] and got_mc["score"] == 0.0 and got_mc["gold"] == 1
+    assert got_gen["prompt"] == "" and got_gen["output"] == "I think 4"

@@ -5,7 +5,8 @@ Copied: ``report.md``, ``experiment.json``, ``timings.json``, ``figures/``, ``ta
 ``data/report.json`` (what contamination dropped; never the training text), each run's
 ``config.yaml`` / ``config_history.jsonl`` / ``metrics.jsonl``, every evaluation's
 ``results.json`` and ``samples.jsonl`` — with each sample's ``prompt`` emptied, since a
-prompt quotes the benchmark item and benchmark data never goes into a repository — and
+prompt quotes the benchmark item and benchmark data never goes into a repository (a
+multiple-choice sample's options and chosen option too) — and
 the diagnostics tables and figures (not the per-graph exports). Checkpoints and the
 teacher cache stay behind.
 """
@@ -24,6 +25,19 @@ TOP_FOLDERS = ("figures", "tables")
 def _copy(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dst)
+
+
+def _without_item_text(row: dict) -> dict:
+    """A sample without benchmark text: the prompt emptied and, for a loglikelihood
+    multiple-choice sample (lm-eval's stock ARC, MMLU, HellaSwag), the answer options and
+    the ``output`` (which is the chosen option's text) too; scores, gold indices and
+    loglikelihoods stay."""
+    row = {**row, "prompt": ""}
+    extra = row.get("extra")
+    if isinstance(extra, dict) and "continuations" in extra:
+        row["extra"] = {k: v for k, v in extra.items() if k != "continuations"}
+        row["output"] = ""
+    return row
 
 
 def export_outputs(out: Path, dest: Path) -> list[Path]:
@@ -53,7 +67,7 @@ def export_outputs(out: Path, dest: Path) -> list[Path]:
             _copy(samples.parent / "results.json", dest / rel / "results.json")
             written.append(dest / rel / "results.json")
         rows = [json.loads(line) for line in samples.read_text(encoding="utf-8").splitlines() if line.strip()]
-        lines = [json.dumps({**row, "prompt": ""}, ensure_ascii=False) for row in rows]
+        lines = [json.dumps(_without_item_text(row), ensure_ascii=False) for row in rows]
         (dest / rel).mkdir(parents=True, exist_ok=True)
         (dest / rel / "samples.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
         written.append(dest / rel / "samples.jsonl")

@@ -17,7 +17,7 @@ export TOKENIZERS_PARALLELISM := false
 DATA_DIR ?= ../shared/benchmarks
 export NLTK_DATA ?= $(abspath ../shared/nltk_data)
 
-.PHONY: setup models browser sandbox test test-fast demo bench clean lock
+.PHONY: setup models browser sandbox lint test test-fast demo bench clean lock
 
 setup: $(STAMP)
 
@@ -57,6 +57,11 @@ sandbox:
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y bubblewrap libseccomp2 || \
 		{ $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update && \
 		  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y bubblewrap libseccomp2; }; }
+
+# Static checks (config in pyproject.toml): ruff lint, then mypy on fusion/, evaluations/, workbench/.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test: setup models browser sandbox
 	$(PY) -m pytest -q

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from _bad_inputs import CASES, build_base, error_lines, run_cli  # noqa: E402
+from _bad_inputs import CASES, build_base, error_lines, run_cli
 
 
 def main() -> int:

@@ -87,7 +87,8 @@ def direct_lm_eval(engine: Any, bench: Any, docs: list[dict], gen: dict[str, Any
     return (time.perf_counter() - start, time.process_time() - cpu), ordered
 
 
-def ours(engine: Any, model: str, bench: Any, items: int, max_gen_toks: int | None, out: Path) -> tuple[Timing, list[str]]:
+def ours(engine: Any, model: str, bench: Any, items: int, max_gen_toks: int | None,
+         out: Path) -> tuple[Timing, list[str]]:
     """The workbench runner end to end (fresh output folder each time)."""
     from evaluations import runner
     from evaluations.results import read_samples
@@ -105,7 +106,8 @@ def append_results(rows: list[str]) -> None:
     text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
     if SECTION not in text:
         text = text.rstrip("\n") + f"\n\n{SECTION}\n\n`python bench/eval_overhead.py` — our harness vs lm-eval's " \
-            "simple_evaluate on the same model object, prompts (paper style, greedy, chat template) and items.\n\n" + HEADER
+            "simple_evaluate on the same model object, prompts (paper style, greedy, chat template) " \
+            "and items.\n\n" + HEADER
     lines = text.split("\n")
     start = lines.index(SECTION)
     first = next(i for i in range(start, len(lines)) if lines[i].startswith("|"))
@@ -170,7 +172,8 @@ def main() -> None:
               f"{len(docs) / o_wall:.3f}, cold {len(docs) / cold[0]:.3f}; generated tok/s {tokens / o_wall:.1f}; "
               f"outputs identical across all passes: {same}", flush=True)
         rows.append(f"| {datetime.date.today().isoformat()} | {machine} | {model_label} | {name} | {len(docs)} | "
-                    f"{gen.get('max_gen_toks')} | {args.batch_size} | {d_wall:.1f} / {d_cpu:.1f} | {o_wall:.1f} / {o_cpu:.1f} | "
+                    f"{gen.get('max_gen_toks')} | {args.batch_size} | {d_wall:.1f} / {d_cpu:.1f} | "
+                    f"{o_wall:.1f} / {o_cpu:.1f} | "
                     f"{o_cpu / d_cpu:.3f} (wall {o_wall / d_wall:.3f}) | {len(docs) / o_wall:.3f} | "
                     f"{len(docs) / cold[0]:.3f} | {tokens / o_wall:.0f} | {'yes' if same else 'no'} |")
     shutil.rmtree(tmp, ignore_errors=True)

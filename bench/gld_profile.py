@@ -15,8 +15,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fusion.graphs import TopK, degree_features, topk_sparsify  # noqa: E402
-from fusion.gw import sorting_gw  # noqa: E402
+from fusion.graphs import TopK, degree_features, topk_sparsify
+from fusion.gw import sorting_gw
 
 
 def main() -> None:
@@ -48,7 +48,8 @@ def main() -> None:
         gld_step()
     sync()
     print(f"GLD (degrees of pivot + source, sorting_gw, backward): {(time.perf_counter() - t0) / 10 * 1e3:.2f} ms")
-    acts = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if dev.startswith("cuda") else [])
+    acts = [torch.profiler.ProfilerActivity.CPU] + (
+        [torch.profiler.ProfilerActivity.CUDA] if dev.startswith("cuda") else [])
     with torch.profiler.profile(activities=acts) as prof:
         gld_step()
         sync()

@@ -141,7 +141,8 @@ def measure(model: torch.nn.Module, input_ids: torch.Tensor, response_start: int
             src = source_topk(lp, idx, lse, value, k)
             gld = gld_sources(pivot_topk, pmask, [(src, smask)], nodes=nodes, normalize=normalize)[0].mean()
             row = dict(setting, k=k, value=value, nodes=nodes, normalize=normalize, refused=refused,
-                       default=(value, nodes, normalize) == DEFAULT_OPTION, gld=float(gld.detach()), ce=float(ce.detach()))
+                       default=(value, nodes, normalize) == DEFAULT_OPTION, gld=float(gld.detach()),
+                       ce=float(ce.detach()))
             if gld.requires_grad:
                 g_logit, = torch.autograd.grad(gld, logits, retain_graph=True, allow_unused=True)
                 row["ratio_logits"] = 0.0 if g_logit is None else float(g_logit.norm()) / ce_logit
@@ -261,7 +262,8 @@ def main(argv: list[str] | None = None) -> None:
         args.summary.parent.mkdir(parents=True, exist_ok=True)
         args.summary.write_text(json.dumps(dict(meta=meta, summary=summary), indent=2))
     print(json.dumps(meta))
-    print("| value | nodes | normalize | refused | GLD min–max | ‖∇GLD‖/‖∇CE‖ min–max (params) | spread | logits ratio min–max |")
+    print("| value | nodes | normalize | refused | GLD min–max | ‖∇GLD‖/‖∇CE‖ min–max (params) | spread "
+          "| logits ratio min–max |")
     print("|---|---|---|---|---|---|---|---|")
     for s in summary:
         ratio = "—" if s["ratio_min"] is None else f"{s['ratio_min']:.2g}–{s['ratio_max']:.2g}"

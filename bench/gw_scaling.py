@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # POT imports JAX when present; stop XLA from preallocating most of the GPU next to torch.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
-from fusion.graphs import NodeFeatures, degree_features, topk_sparsify  # noqa: E402
-from fusion.gw import entropic_gw, sorting_gw  # noqa: E402
+from fusion.graphs import NodeFeatures, degree_features, topk_sparsify
+from fusion.gw import entropic_gw, sorting_gw
 
 
 def timeit(fn: Callable[[], object], device: str, repeats: int = 5, min_time: float = 0.0) -> float:
@@ -71,7 +71,8 @@ def cpu_table(sizes: list[int], seed: int) -> None:
         fa = NodeFeatures(Ct @ torch.as_tensor(p), torch.as_tensor(p))
         fb = NodeFeatures(Dt @ torch.as_tensor(q), torch.as_tensor(q))
         feats = timeit(lambda: sorting_gw(fa, fb), "cpu", repeats=50)
-        print(f"{n:>6} {pot:>17.4f} {dense:>21.6f} {pot / dense:>8.0f}x {feats:>26.6f} {pot / feats:>9.0f}x", flush=True)
+        print(f"{n:>6} {pot:>17.4f} {dense:>21.6f} {pot / dense:>8.0f}x {feats:>26.6f} {pot / feats:>9.0f}x",
+              flush=True)
 
 
 def gpu_table(device: str, node_sizes: list[int], batch: int, entropic_sizes: list[int], seed: int) -> None:

@@ -121,7 +121,7 @@ def main() -> int:
     machine = (f"{platform.machine()}, {os.cpu_count()} cores (load average "
                f"{os.getloadavg()[0]:.1f} at the end), {torch.get_num_threads()} torch threads, "
                f"torch {torch.__version__}, Python {sys.version.split()[0]}")
-    header = (f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine} "
+    header = (f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine} "
               f"(CPU, fp32; `bench/models_speed.py{' --fresh' if args.fresh else ''}`; "
               f"machine shared with other jobs, so times are upper bounds).")
     print(header + "\n\n" + table)

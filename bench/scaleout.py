@@ -150,7 +150,7 @@ def main() -> None:
     parser.add_argument("--append", action="store_true")
     args = parser.parse_args()
     os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         cache = cache_rows(tmp, args.examples)
@@ -160,7 +160,8 @@ def main() -> None:
 
     lines = [f"### CPU, {os.cpu_count()} cores, {stamp} (`python bench/scaleout.py`), torch {torch.__version__}, "
              f"{platform.machine()}, 1 thread per process", "",
-             "| teacher caching | examples | tokens | seconds | tokens/s | vs bare forward |", "|---|---|---|---|---|---|",
+             "| teacher caching | examples | tokens | seconds | tokens/s | vs bare forward |",
+             "|---|---|---|---|---|---|",
              *cache, "", "| what | reference | 2 ranks | result |", "|---|---|---|---|", fuse, ev]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -57,11 +57,10 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fusion.align import alignment_tensors, offset_alignment  # noqa: E402
+from fusion.align import alignment_tensors, index_alignment, offset_alignment  # noqa: E402
 from fusion.config import LossConfig  # noqa: E402
-from fusion.teacher_cache import CacheEntry, TeacherCache, cache_meta  # noqa: E402
-from fusion.align import index_alignment  # noqa: E402
 from fusion.pivot_head import forward_hidden, head_from_hidden  # noqa: E402
+from fusion.teacher_cache import CacheEntry, TeacherCache, cache_meta  # noqa: E402
 from fusion.trainer import distill_k, fusion_terms, head_terms  # noqa: E402
 
 OBJECTIVES = {
@@ -221,17 +220,18 @@ class Peers:
         self.liger = self.uld = None
         if "liger" in kinds:
             try:
-                from liger_kernel.transformers import LigerFusedLinearCrossEntropyLoss
                 import importlib.metadata
+
+                from liger_kernel.transformers import LigerFusedLinearCrossEntropyLoss
 
                 self.liger = LigerFusedLinearCrossEntropyLoss()
                 self.notes["liger"] = f"liger-kernel {importlib.metadata.version('liger-kernel')}"
-            except Exception as exc:  # noqa: BLE001 - reported, the mode is skipped
+            except Exception as exc:  # reported, the mode is skipped
                 self.errors["liger"] = f"{type(exc).__name__}: {exc}"
         if "trl" in kinds:
             try:
                 self.uld = self._load_uld(args)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.errors["trl"] = f"{type(exc).__name__}: {exc}"
 
     def _load_uld(self, args: argparse.Namespace):
@@ -268,6 +268,7 @@ def _uld_from_source():
     trainer dependencies (datasets, ...): the class's own source, compiled alone."""
     import ast
     import importlib.util
+
     import torch.nn as nn
     import torch.nn.functional as F
 
@@ -276,7 +277,7 @@ def _uld_from_source():
     tree = ast.parse(path.read_text())
     node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ULDLoss")
     namespace = {"torch": torch, "nn": nn, "F": F, "Optional": typing.Optional, "Any": typing.Any, "GOLDConfig": object}
-    exec(compile(ast.Module([node], []), str(path), "exec"), namespace)  # noqa: S102 - TRL's own code
+    exec(compile(ast.Module([node], []), str(path), "exec"), namespace)  # TRL's own code
     return namespace["ULDLoss"]
 
 
@@ -403,7 +404,7 @@ def run(args: argparse.Namespace) -> dict:
     params = sum(p.numel() for p in model.parameters())
     return {
         "device": torch.cuda.get_device_name() if cuda else platform.processor() or "cpu",
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "torch": torch.__version__, "transformers": __import__("transformers").__version__,
         "threads": torch.get_num_threads(),
         "shape": {"params_M": round(params / 1e6, 1), "vocab": args.vocab, "source_vocab": args.source_vocab,
@@ -467,7 +468,8 @@ def markdown(res: dict) -> str:
             continue
         rel = f"{100 * (r['median_s'] / floor - 1):+.1f}%" if floor else "-"
         mem = f"{r['peak_gib']:.2f}" if r["peak_gib"] is not None else "-"
-        lines.append(f"| {r['mode']} | {r['median_s']:.4f} | {rel} | {r['tokens_per_s']:,.0f} | {mem} | {r['rounds']} |")
+        lines.append(f"| {r['mode']} | {r['median_s']:.4f} | {rel} | {r['tokens_per_s']:,.0f} | {mem} "
+                     f"| {r['rounds']} |")
     for m, p in res["probe"].items():
         fit = p["longest_fitting"]
         lines.append("")

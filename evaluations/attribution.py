@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -116,7 +117,7 @@ def attribute_dirs(
     subtasks: bool = True,
     n_boot: int = 10_000,
     seed: int = 0,
-) -> tuple[list[AttributionRow], list[dict[str, str]]]:
+) -> tuple[list[AttributionRow], list[dict[str, Any]]]:
     """Attribution rows for every benchmark all models were evaluated on (or ``benchmarks``),
     each followed by its subtask rows; and one record per item (benchmark, doc_id, category,
     and each model's score)."""
@@ -144,7 +145,7 @@ def attribute_benchmarks(
     subtasks: bool = True,
     n_boot: int = 10_000,
     seed: int = 0,
-) -> tuple[list[AttributionRow], list[dict[str, str]]]:
+) -> tuple[list[AttributionRow], list[dict[str, Any]]]:
     """:func:`attribute_dirs` on scores already read: ``scores[benchmark][model]`` is a
     ``doc_id -> score`` map for ``"pivot"``, ``"fused"`` and every name in ``sources``."""
     rows, items = [], []

@@ -20,7 +20,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ def _module_file(name: str) -> Path | None:
     return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def source_closure(module: str) -> tuple[str, ...]:
     """``module`` and every ``evaluations.*`` module it imports, transitively (sorted names)."""
     seen: set[str] = set()
@@ -74,7 +74,7 @@ def _version(package: str) -> str:
         return "absent"
 
 
-@lru_cache(maxsize=None)
+@cache
 def scorer_hash(module: str) -> str:
     """Hash of the scoring/prompt code of the benchmark defined in ``module`` (see module doc)."""
     parts = [f"{name}\n{_module_file(name).read_text(encoding='utf-8')}" for name in source_closure(module)]  # type: ignore[union-attr]

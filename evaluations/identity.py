@@ -42,7 +42,8 @@ def model_identity(spec: str) -> dict[str, Any]:
 
 def identity_digest(identity: dict[str, Any]) -> str:
     """Short digest of an identity (what folder-name suffixes and generation keys use)."""
-    key = {k: identity.get(k) for k in ("path", "weights_sha256")} if identity.get("path") else {"spec": identity["spec"]}
+    key = ({k: identity.get(k) for k in ("path", "weights_sha256")} if identity.get("path")
+           else {"spec": identity["spec"]})
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 

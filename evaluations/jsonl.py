@@ -33,7 +33,8 @@ def decode_utf8(path: str | Path, data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ValueError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+        raise ValueError(f"{path}:{line}: not UTF-8 text "
+                         f"(byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
 
 
 def read_text(path: str | Path) -> str:

@@ -114,7 +114,7 @@ def aggregate(metric: str, samples: list[ScoredSample]) -> dict[str, float]:
 def aggregate_robust(metric: str, samples: list[ScoredSample]) -> dict[str, float]:
     """``<metric>,robust-extract`` (and e.g. ``em,robust-extract``) over samples that carry
     ``extra["robust"]`` — only when every sample does, so a mean never covers a subset."""
-    robust = [s.extra.get("robust") for s in samples]
+    robust: list[Any] = [s.extra.get("robust") for s in samples]
     if not robust or not all(isinstance(r, dict) for r in robust):
         return {}
     out: dict[str, float] = {}
@@ -143,7 +143,7 @@ def build_results(
     from evaluations.subtask_results import subtask_layout
 
     metrics = aggregate(metric, samples)
-    doc = {
+    doc: dict[str, Any] = {
         "results": {benchmark: {"alias": benchmark, **metrics}},
         "versions": {benchmark: version},
         "n-samples": {benchmark: {"original": n_original, "effective": len(samples)}},

@@ -20,16 +20,12 @@ from tqdm.auto import tqdm
 
 from evaluations import registry
 from evaluations.base import Benchmark, PromptStyle, ScoredSample
-from evaluations.jsonl import jsonl_records
 from evaluations.fingerprint import bench_scorer_hash, generation_hash, prompts_hash
 from evaluations.fs import names_file
 from evaluations.identity import model_identity, output_label, record_identity
+from evaluations.jsonl import jsonl_records
 from evaluations.lm_eval_stock.tasks import stock_spec
 from evaluations.output_lock import output_lock
-from evaluations.resume import plan_resume
-from fusion.checkpoints import complete_checkpoints, is_complete_checkpoint
-from fusion.integrity import verify_tree
-from evaluations.subsets import DEFAULT_SEED, LimitMode, select_docs, subset_record
 from evaluations.results import (
     RESULTS_FILE,
     SAMPLES_FILE,
@@ -40,6 +36,10 @@ from evaluations.results import (
     rewrite_samples,
     write_results,
 )
+from evaluations.resume import plan_resume
+from evaluations.subsets import DEFAULT_SEED, LimitMode, select_docs, subset_record
+from fusion.checkpoints import complete_checkpoints, is_complete_checkpoint
+from fusion.integrity import verify_tree
 
 CONFIG_FILE = ".task_config.json"
 RESUME_FILE = ".resume.json"
@@ -296,7 +296,7 @@ def _evaluate_model_locked(
             continue
         results[bench.name] = evaluate_benchmark(
             bench, docs, out_dir, lazy.generate(style), config, run_config, chunk_size,
-            subset_record(limit, limit_mode, seed, docs), generation_key=lambda doc, key=key: key,
+            subset_record(limit, limit_mode, seed, docs), generation_key=lambda doc, key=key: key,  # type: ignore[misc]  # mypy cannot infer a lambda with a bound default
         )
         if on_result:
             on_result(out_dir, results[bench.name])
@@ -323,7 +323,7 @@ def _load_engine(model: str, backend: str, batch_size: int, max_gen_toks: int | 
     try:
         from fusion.models import resolve_model
     except ImportError:  # fusion's model resolution absent: accept local folders only
-        resolve_model = Path  # type: ignore[assignment]
+        resolve_model = Path
     path = resolve_model(model)
     return LMEvalEngine(path, backend=backend, batch_size=batch_size, max_gen_toks=max_gen_toks,
                         deterministic=deterministic)
@@ -338,9 +338,11 @@ def read_predictions(path: Path) -> list[tuple[int, dict[str, Any]]]:
     for lineno, row in jsonl_records(path):
         missing = [k for k in ("benchmark", "doc_id", "output") if k not in row]
         if missing:
-            raise ValueError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}; expected {{benchmark, doc_id, output}}")
+            raise ValueError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}; "
+                             "expected {benchmark, doc_id, output}")
         if not isinstance(row["benchmark"], str):
-            raise ValueError(f"{path}:{lineno}: 'benchmark' must be a benchmark name (a string), got {row['benchmark']!r}")
+            raise ValueError(f"{path}:{lineno}: 'benchmark' must be a benchmark name (a string), "
+                             f"got {row['benchmark']!r}")
         if not isinstance(row["doc_id"], (str, int)) or isinstance(row["doc_id"], bool):
             raise ValueError(f"{path}:{lineno}: 'doc_id' must be a string or an integer, got {row['doc_id']!r}")
         if not isinstance(row["output"], str):
@@ -401,7 +403,8 @@ def _score_predictions_locked(
             outputs[row["doc_id"]] = row["output"]
 
         def generate(b: Benchmark, chunk: list[dict[str, Any]]) -> list[ScoredSample]:
-            scored = b.score_batch(chunk, [outputs[d["doc_id"]] for d in chunk])
+            # evaluate_benchmark calls this within the iteration, on this ``outputs`` (B023 is moot)
+            scored = b.score_batch(chunk, [outputs[d["doc_id"]] for d in chunk])  # noqa: B023
             for doc, sample in zip(chunk, scored):
                 sample.prompt = b.prompt(doc, style)
             return scored
@@ -412,7 +415,7 @@ def _score_predictions_locked(
         # A prediction's own text is what its sample was made from: a corrected file re-scores.
         results[name] = evaluate_benchmark(
             bench, docs, root / name, generate, config, run_config, chunk,
-            generation_key=lambda doc: generation_hash({"output": outputs[doc["doc_id"]]}),
+            generation_key=lambda doc: generation_hash({"output": outputs[doc["doc_id"]]}),  # noqa: B023 - as above
         )
         if on_result:
             on_result(root / name, results[name])

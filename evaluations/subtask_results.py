@@ -17,7 +17,7 @@ approximates the same number from the members' stderrs).
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from evaluations.base import ScoredSample
@@ -25,7 +25,7 @@ from evaluations.base import ScoredSample
 Aggregate = Callable[[str, list[ScoredSample]], dict[str, float]]
 
 
-@lru_cache(maxsize=None)
+@cache
 def mmlu_category(subject: str) -> str:
     """lm-eval's MMLU category of ``subject`` (``stem``, ``humanities``, ``social_sciences``,
     ``other``), read from its installed task YAML (``tag: mmlu_<category>_tasks``)."""

@@ -15,7 +15,8 @@ Pivot positions with no partner are excluded from the token-level loss.
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import torch

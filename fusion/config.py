@@ -17,7 +17,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 
@@ -294,7 +294,7 @@ def _coerce(hint: Any, value: Any, source: str, where: str) -> Any:
             raise ConfigError(f"{source}: {where}: expected a list, got {value!r}")
         return [_coerce(args[0], v, source, f"{where}[{i}]") for i, v in enumerate(value)]
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, source, where)
+        return _build(cast(type, hint), value, source, where)  # a type hint: a dataclass, not an instance
     if hint is float:
         # YAML reads "1e-4" as a string; accept numeric strings and ints for floats.
         if isinstance(value, bool):

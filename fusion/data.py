@@ -88,7 +88,8 @@ def load_examples(path: str | Path) -> list[Example]:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise DataError(f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") from None
+            raise DataError(f"{where}: not UTF-8 text "
+                            f"(byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") from None
         if not line.strip():
             continue
         try:

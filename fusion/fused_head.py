@@ -94,7 +94,7 @@ class _ChunkedHead(torch.autograd.Function):
     """Autograd of :func:`chunked_head_terms` (forward and the exact backward above)."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, targets, k, rows, dtype, ignore_index):  # type: ignore[override]
+    def forward(ctx, hidden, weight, targets, k, rows, dtype, ignore_index):
         acc = _accum_dtype(dtype)
         w = weight.to(dtype)
         n = hidden.shape[0]
@@ -122,7 +122,7 @@ class _ChunkedHead(torch.autograd.Function):
         return nll, lse, top, ids
 
     @staticmethod
-    def backward(ctx, d_nll, d_lse, d_top, _d_ids):  # type: ignore[override]
+    def backward(ctx, d_nll, d_lse, d_top, _d_ids):
         hidden, w, targets, valid, lse, ids = ctx.saved_tensors
         rows, dtype = ctx.rows, ctx.dtype
         acc = _accum_dtype(dtype)

@@ -119,7 +119,7 @@ def _expected_sha256(spec: GGUFBuiltin) -> str | None:
         return None
     dist, rel = spec.sha256sums
     path, _ = _wheel_file(spec, dist, spec.chunks[0][1], rel)
-    for line_no, line in enumerate(path.read_text().splitlines(), start=1):
+    for line in path.read_text().splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[1].lstrip("*") == spec.gguf_name:
             return parts[0].lower()

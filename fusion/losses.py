@@ -20,8 +20,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fusion.graphs import DEFAULT_NORMALIZE, NodeFeatures, TopK, check_degree_options, degree_features, topk_sparsify
+from fusion.graphs import (
+    DEFAULT_NORMALIZE,
+    NodeFeatures,
+    NodeMode,
+    NormalizeMode,
+    TopK,
+    ValueMode,
+    WeightMode,
+    degree_features,
+    topk_sparsify,
+)
 from fusion.gw import paper_sorted_distance, sorting_gw
+from fusion.gw.sorting import SortMode
 
 
 def response_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
@@ -40,7 +51,7 @@ def response_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
     )
 
 
-def source_topk(logprobs: Tensor, indices: Tensor, lse: Tensor, value: str, k: int | None = None) -> TopK:
+def source_topk(logprobs: Tensor, indices: Tensor, lse: Tensor, value: ValueMode, k: int | None = None) -> TopK:
     """A cached source's kept entries as a :class:`TopK` in ``value`` mode, keeping the
     first ``k`` cached entries (all when ``None``).
 
@@ -116,11 +127,11 @@ def gld(
     source: TopK,
     source_mask: Tensor,
     *,
-    nodes: str = "vocab",
-    normalize: str = DEFAULT_NORMALIZE,
-    weights: str = "uniform",
+    nodes: NodeMode = "vocab",
+    normalize: NormalizeMode = DEFAULT_NORMALIZE,
+    weights: WeightMode = "uniform",
     order: int = 2,
-    mode: str = "quantile",
+    mode: SortMode = "quantile",
 ) -> Tensor:
     """Graph-on-logits distillation per sequence (DESIGN §2.7): ``ĝ(C_pivot, C_s)`` =
     ``sorting_gw`` of the two co-activation graphs' degree features. Each side's graph is
@@ -135,11 +146,11 @@ def gld_sources(
     pivot_mask: Tensor,
     sources: list[tuple[TopK, Tensor]],
     *,
-    nodes: str = "vocab",
-    normalize: str = DEFAULT_NORMALIZE,
-    weights: str = "uniform",
+    nodes: NodeMode = "vocab",
+    normalize: NormalizeMode = DEFAULT_NORMALIZE,
+    weights: WeightMode = "uniform",
     order: int = 2,
-    mode: str = "quantile",
+    mode: SortMode = "quantile",
 ) -> Tensor:
     """GLD of the pivot against every source at once: returns (S, B).
 

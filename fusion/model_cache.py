@@ -22,7 +22,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from fusion.integrity import sha256_file  # noqa: F401  (one definition; re-exported)
+from fusion.integrity import sha256_file  # one definition; re-exported
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
 from fusion.gguf_builtins import GGUF_BUILTINS, prepare_builtin, tokenizer_dir, tokenizer_size
@@ -264,7 +264,8 @@ def load_model_and_tokenizer(
 
     where = resolve_model(spec, cache_dir=cache_dir)
     model = AutoModelForCausalLM.from_pretrained(str(where), dtype=dtype or torch.float32)
-    return model.to(device).eval(), _load_tokenizer(where)
+    # cast: transformers' decorated PreTrainedModel.to reads to mypy as an unbound function
+    return cast(Any, model).to(device).eval(), _load_tokenizer(where)
 
 
 #: Fallback for tokenizers without a chat template (e.g. Gemma-3-270M base): a system
@@ -311,12 +312,12 @@ def render_prompt(
             if not isinstance(m, dict) or "role" not in m or "content" not in m:
                 raise ValueError(f"messages[{i}] must be a dict with 'role' and 'content', got {m!r}")
     try:
-        return tokenizer.apply_chat_template(
+        return cast(str, tokenizer.apply_chat_template(  # tokenize=False: the text
             messages,
             chat_template=chat_template_for(tokenizer, template),
             tokenize=False,
             add_generation_prompt=add_generation_prompt,
-        )
+        ))
     except Exception as exc:
         if type(exc).__module__.startswith("jinja2"):  # syntax or render error of the template
             line = getattr(exc, "lineno", None)

@@ -10,7 +10,7 @@ only this, so the two paths give the same loss and gradients (tests/test_fused_h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -96,7 +96,8 @@ def fused_head_unsupported(model: torch.nn.Module) -> str | None:
     """Why ``model`` (an unwrapped causal LM) cannot use the fused head, or None: the head
     must be a bias-free ``nn.Linear`` applied to the decoder's output with nothing after it
     (no final logit soft-capping or logit scaling)."""
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    # cast: nn.Module types dynamic attributes as Tensor | Module; these are transformers methods
+    head = cast(Any, model).get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     if not isinstance(head, torch.nn.Linear) or head.bias is not None:
         return "its output head is not a bias-free nn.Linear"
     if getattr(model, "base_model", model) is model:
@@ -121,11 +122,12 @@ def forward_hidden(model: torch.nn.Module, unwrapped: torch.nn.Module, **inputs:
     def keep(_module: torch.nn.Module, _args: Any, output: Any) -> None:
         captured.append(output[0] if isinstance(output, tuple) else output.last_hidden_state)
 
-    handle = unwrapped.base_model.register_forward_hook(keep)
+    bare = cast(Any, unwrapped)  # a transformers causal LM: base_model, get_output_embeddings()
+    handle = bare.base_model.register_forward_hook(keep)
     try:
         model(**inputs, logits_to_keep=1, use_cache=False)
     finally:
         handle.remove()
     if len(captured) != 1:
         raise RuntimeError(f"expected one decoder output, the hook saw {len(captured)}")
-    return captured[0], unwrapped.get_output_embeddings().weight
+    return captured[0], bare.get_output_embeddings().weight

@@ -17,9 +17,9 @@ import torch
 from fusion.callbacks import AutoEvalCallback, MetricsJsonlCallback, truncate_metrics
 from fusion.checkpoints import checkpoint_step, verify_checkpoint
 from fusion.config import FusionConfig, SourceConfig
-from fusion.resume_config import ConfigRecorder, check_resume_config, record_config
 from fusion.data import Example, load_examples, tokenize_example
 from fusion.demo_data import write_demo_data
+from fusion.resume_config import ConfigRecorder, check_resume_config, record_config
 from fusion.teacher_cache import TeacherCache, build_cache, cache_meta, example_keys
 
 
@@ -227,8 +227,7 @@ def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resum
     ``metrics.jsonl`` lines after it are dropped. A resume with a config other than the
     run's is refused unless ``allow_config_change`` (:mod:`fusion.resume_config`)."""
     from fusion.models import load_model_and_tokenizer
-    from fusion.trainer import (FusionCollator, FusionDataset, FusionTrainer, last_checkpoint,
-                                training_arguments)
+    from fusion.trainer import FusionCollator, FusionDataset, FusionTrainer, last_checkpoint, training_arguments
 
     run_dir = Path(output_dir or cfg.output_dir)
     checkpoint_dir = run_dir / "checkpoints"
@@ -251,6 +250,7 @@ def run_fusion(cfg: FusionConfig, output_dir: str | Path | None = None, *, resum
         changes = check_resume_config(run_dir, cfg, allow_config_change)
         verify_checkpoint(resume_from)
         resumed_step = checkpoint_step(resume_from)
+        assert resumed_step is not None  # last_checkpoint returns step-N folders only
         if resumed_step >= cfg.training.max_steps:
             # Finished already: the Trainer would still take one more step on resume.
             _say(f"{run_dir}: already trained to step {resumed_step} (max_steps {cfg.training.max_steps}); "

@@ -46,7 +46,6 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from fusion.data import Example, TokenizedExample, tokenize_example
-
 from fusion.integrity import sha256_file
 
 CACHE_FORMAT = 2
@@ -75,7 +74,7 @@ def response_hash(response: str) -> str:
 
 def content_key(rendered_prompt: str, response: str) -> str:
     """The key of an entry: sha256 of the source's rendered prompt and the response."""
-    return hashlib.sha256(f"{rendered_prompt}\0{response}".encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(f"{rendered_prompt}\0{response}".encode()).hexdigest()[:32]
 
 
 def example_keys(tokenizer: Any, examples: list[Example], template: str | None) -> dict[str, str]:

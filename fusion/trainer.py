@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 from transformers import Trainer, TrainingArguments
 
-from fusion.align import align_positions, alignment_tensors
+from fusion.align import AlignMode, align_positions, alignment_tensors
 from fusion.checkpoints import CHECKPOINT_PREFIX, last_complete_checkpoint, write_complete_marker
 from fusion.config import FusionConfig, LossConfig
 from fusion.data import Example, TokenizedExample
@@ -51,7 +51,7 @@ class FusionDataset(torch.utils.data.Dataset):
         examples: list[Example],
         tokenized: list[TokenizedExample],
         caches: dict[str, TeacherCache],
-        alignment: str = "offsets",
+        alignment: AlignMode = "offsets",
     ) -> None:
         if [e.id for e in examples] != [t.id for t in tokenized]:
             raise ValueError("examples and their tokenisations are not in the same order")
@@ -86,10 +86,10 @@ class FusionDataset(torch.utils.data.Dataset):
 class FusionCollator:
     """Pads a list of :class:`FusionDataset` items into the batch the loss reads.
 
-    Keys: ``ids`` (the example ids, for checks and debugging); ``input_ids``, ``attention_mask``, ``labels`` (B, T) — labels are -100 outside
-    the response; ``distill_pos``/``distill_mask`` (B, L) — sequence positions predicting
-    the response-text tokens; ``teachers`` — one dict per source with ``logprobs``,
-    ``indices`` (B, Ls, k), ``lse``, ``mask`` (B, Ls), ``align_index``/``align_weight``
+    Keys: ``ids`` (the example ids, for checks and debugging); ``input_ids``, ``attention_mask``,
+    ``labels`` (B, T) — labels are -100 outside the response; ``distill_pos``/``distill_mask``
+    (B, L) — sequence positions predicting the response-text tokens; ``teachers`` — one dict
+    per source with ``logprobs``, ``indices`` (B, Ls, k), ``lse``, ``mask`` (B, Ls), ``align_index``/``align_weight``
     (B, L, M).
     """
 
@@ -296,6 +296,7 @@ class FusionTrainer(Trainer):
         super()._save_checkpoint(model, trial)
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
+            assert self.args.output_dir is not None  # training_arguments always sets it
             src = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
             dst = Path(self.args.output_dir) / f"{CHECKPOINT_PREFIX}{self.state.global_step}"
             if dst.exists():
@@ -314,7 +315,7 @@ def last_checkpoint(checkpoint_dir: str | Path) -> Path | None:
 def training_arguments(cfg: FusionConfig, checkpoint_dir: Path) -> TrainingArguments:
     """Map the config's ``training`` section onto ``TrainingArguments``."""
     tr = cfg.training
-    extra = {}
+    extra: dict[str, Any] = {}
     if tr.gradient_checkpointing:
         # transformers renamed the option (5.2x: activation_checkpointing); use what exists.
         fields = TrainingArguments.__dataclass_fields__

@@ -30,7 +30,8 @@ def _choice_forms(doc: dict[str, Any]) -> Iterator[Case]:
     yield f"The answer is ({g}).", 1, "answer is (X)"
     yield f"Answer: {g.lower()}", 1, "Answer: lower-case letter"
     yield f"Answer: ({g.lower()})", 1, "Answer: (x)"
-    yield f"{g}. {tg}\nAnswer {w} is incorrect because it ignores the question.", 1, "leading letter + 'Answer W is incorrect'"
+    yield (f"{g}. {tg}\nAnswer {w} is incorrect because it ignores the question.", 1,
+           "leading letter + 'Answer W is incorrect'")
     yield f"{g}. {tg}\nOption {w} is wrong since it does not fit.", 1, "leading letter + 'Option W is wrong'"
     yield f"The answer is {g} or {w}.", 0, "hedge 'X or W'"
     yield f"It is either {g} or {w}.", 0, "hedge 'either X or W'"
@@ -52,7 +53,8 @@ def _choice_forms(doc: dict[str, Any]) -> Iterator[Case]:
     yield f"The final answer is $\\boxed{{{g}}}$", 1, "boxed letter"
     yield f"I would say {w}, although {g} is also possible.", 0, "two candidates, no commitment"
     yield f"The answer is {w}. No, actually the answer is {g}.", 1, "last marker wins"
-    if sum(re.sub(r"\W+", " ", c.lower()).strip() == re.sub(r"\W+", " ", tg.lower()).strip() for c in doc["choices"]) == 1 and len(tg) > 3:
+    if (sum(re.sub(r"\W+", " ", c.lower()).strip() == re.sub(r"\W+", " ", tg.lower()).strip()
+            for c in doc["choices"]) == 1 and len(tg) > 3):
         yield f"The answer is {tg}", 1, "option text after marker"
 
 

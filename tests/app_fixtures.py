@@ -1,4 +1,5 @@
-"""Session fixture for the app tests: a runs root produced by the project's own commands.
+"""Helpers for the app tests; the session fixture ``app_root`` (in ``conftest.py``) builds from
+them a runs root produced by the project's own commands:
 
 ``workbench bounds`` (two small families), ``workbench fuse`` with configs/tiny.yaml (data and
 teacher cache redirected into a temp folder; 4 steps, a checkpoint every 2),
@@ -16,7 +17,6 @@ import random
 from pathlib import Path
 
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"
@@ -48,33 +48,6 @@ def write_predictions(folder: Path) -> tuple[Path, Path]:
                 output = right if i % 2 == 0 else bench.wrong_output(doc, rng)
                 m.write(json.dumps({"benchmark": name, "doc_id": doc["doc_id"], "output": output}) + "\n")
     return gold, mixed
-
-
-@pytest.fixture(scope="session")
-def app_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A runs root holding a bounds report, a tiny fusion run with evaluations and
-    diagnostics, and two prediction evaluations."""
-    root = tmp_path_factory.mktemp("app-root")
-    work = tmp_path_factory.mktemp("app-work")
-    run_cli("bounds", "--out", root / "bounds", "--families", "random-psd,coact-row-normalized", "--pairs", 3,
-            "--max-n", 10, "--restarts", 2)
-
-    cfg = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
-    cfg["data"]["path"] = str(work / "demo-32.jsonl")
-    cfg["cache"]["dir"] = str(work / "cache")
-    cfg["output_dir"] = str(root / "tiny")
-    cfg["training"]["save_steps"] = 2
-    (work / "tiny.yaml").write_text(yaml.safe_dump(cfg))
-    run_cli("fuse", "--config", work / "tiny.yaml", "--output-dir", root / "tiny", "--max-steps", 4)
-
-    gold, mixed = write_predictions(work)
-    for predictions in (gold, mixed):
-        run_cli("eval", "--predictions", predictions, "--out", root / "evals", "--data-dir", DATA_DIR)
-    run_cli("eval", "--run", root / "tiny", "--benchmarks", "gsm8k", "--limit", 2, "--max-gen-toks", 8,
-            "--batch-size", 2, "--data-dir", DATA_DIR)
-    run_cli("diagnose", "--checkpoints", root / "tiny", "--out", root / "tiny" / "diagnostics", "--limit", 2,
-            "--k", 4, "--max-response-tokens", 8, "--restarts", 1, "--export", 1, "--top-n", 10)
-    return root
 
 
 # -- Serving the app and driving headless Chromium (shared by test_app*.py) ------------------
@@ -137,7 +110,7 @@ def serve(root: Path):
             pytest.fail("the app server did not stop on SIGTERM")
 
 
-def settle(page, timeout: float = 180.0) -> None:  # noqa: ANN001 - a Playwright page
+def settle(page, timeout: float = 180.0) -> None:  # a Playwright page
     """Wait until the script run has finished and the page stopped changing: no "Running"
     status widget and the same main text over one second."""
     deadline = time.monotonic() + timeout

@@ -4,7 +4,7 @@ exception and shows the numbers of the files it reads; malformed files stay loca
 empty roots say which command produces the data; the app never writes into the root.
 End to end: ``workbench app`` (``streamlit run app.py --server.headless true``) on a free
 localhost port, headless Debian Chromium driven by Playwright, every page, screenshots in
-test-artifacts/. (One module, so the session fixture is built once.)"""
+test-artifacts/. (``app_root`` is a session fixture in ``conftest.py``: built once.)"""
 
 from __future__ import annotations
 
@@ -18,9 +18,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from app_fixtures import (APP, ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DATA_DIR, PREDICTION_BENCHMARKS,  # noqa: F401
-                          PREDICTION_ITEMS, app_root,
-                          run_cli, serve, settle)
+from app_fixtures import (
+    APP,
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DATA_DIR,
+    PREDICTION_BENCHMARKS,
+    PREDICTION_ITEMS,
+    run_cli,
+    serve,
+    settle,
+)
 from streamlit.testing.v1 import AppTest
 
 from workbench.app import discover, fmt
@@ -412,13 +421,13 @@ BROWSER_PAGES = [
 
 
 @pytest.fixture(scope="module")
-def server_url(app_root: Path):  # noqa: F811 - the fixture imported above
+def server_url(app_root: Path):
     """``workbench app --root <fixture root>`` serving on a free localhost port."""
     with serve(app_root) as url:
         yield url
 
 
-def test_every_page_renders_in_chromium(server_url: str, app_root: Path) -> None:  # noqa: F811
+def test_every_page_renders_in_chromium(server_url: str, app_root: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     before = snapshot(app_root)

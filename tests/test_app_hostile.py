@@ -28,8 +28,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from app_fixtures import (APP, ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, SECRET, Listener, build_hostile_root, serve,
-                          settle, tree_snapshot, write_big_metrics)
+from app_fixtures import (
+    APP,
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SECRET,
+    Listener,
+    build_hostile_root,
+    serve,
+    settle,
+    tree_snapshot,
+    write_big_metrics,
+)
 from streamlit.testing.v1 import AppTest
 
 from workbench.app import discover, fmt, readers, safe
@@ -130,8 +141,9 @@ def test_metrics_torn_tail_is_skipped_a_bad_middle_line_is_not(tmp_path: Path) -
 
 def test_metrics_fast_path_matches_the_line_reader(tmp_path: Path) -> None:
     path = tmp_path / "metrics.jsonl"
+    # The last line is complete, with no \n.
     path.write_text('{"step": 3, "loss": 1, "note": "é\u2028x"}\n\n{"step": 1, "loss": 2.5}\r\n'
-                    '{"step": 2, "gld/gemma": 1e-08, "loss": NaN}\n{"step": 4, "loss": 0.5}')  # last line complete, no \n
+                    '{"step": 2, "gld/gemma": 1e-08, "loss": NaN}\n{"step": 4, "loss": 0.5}')
     data = path.read_bytes()
     fast = readers._metrics_arrow(data)
     assert fast is not None
@@ -260,7 +272,7 @@ def test_hostile_pages_in_apptest(hostile: dict[str, Path], page: str, state: di
         assert [t.value for t in at.text if t.value.startswith("extracted")] == ["extracted: (none)"]
 
 
-def displayed(element) -> pd.DataFrame:  # noqa: ANN001 - an AppTest Dataframe
+def displayed(element) -> pd.DataFrame:  # an AppTest Dataframe
     """The display values the browser shows for a table (the Styler's formatted text)."""
     import pyarrow as pa
 
@@ -278,7 +290,7 @@ DEEP_LINKS = [("runs", "Runs", "stVegaLiteChart"), ("leaderboard", "Leaderboard"
               ("gw-lab", "GW lab", "stCode"), ("", "Runs", "stVegaLiteChart")]
 
 
-def _choose(page, label: str, option: str) -> None:  # noqa: ANN001 - a Playwright page
+def _choose(page, label: str, option: str) -> None:  # a Playwright page
     """Pick ``option`` in the selectbox labelled ``label``."""
     box = page.locator("[data-testid='stSelectbox']").filter(has_text=label).first
     box.click()
@@ -293,7 +305,7 @@ def _messages(ws_frames: list[bytes]):
         msg = ForwardMsg()
         try:
             msg.ParseFromString(payload)
-        except Exception:  # noqa: BLE001 - not a ForwardMsg (should not happen)
+        except Exception:  # not a ForwardMsg (should not happen)
             continue
         yield msg
 
@@ -328,7 +340,7 @@ def browser():
             chromium.close()
 
 
-def test_hostile_root_in_chromium(hostile: dict[str, Path], listener: Listener, browser) -> None:  # noqa: ANN001
+def test_hostile_root_in_chromium(hostile: dict[str, Path], listener: Listener, browser) -> None:
     root, outside = hostile["root"], hostile["outside"]
     before = tree_snapshot(root, outside)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -374,7 +386,7 @@ def test_hostile_root_in_chromium(hostile: dict[str, Path], listener: Listener, 
     assert after == before, f"the app changed the root: {set(after) ^ set(before) or 'mtimes/sizes'}"
 
 
-def test_huge_metrics_render_in_seconds_downsampled(big_root: tuple[Path, dict], browser) -> None:  # noqa: ANN001
+def test_huge_metrics_render_in_seconds_downsampled(big_root: tuple[Path, dict], browser) -> None:
     root, expected = big_root
     size_mb = (root / "long-run" / "metrics.jsonl").stat().st_size / 2**20
     assert size_mb > 55

@@ -94,13 +94,15 @@ def test_bad_inputs_are_one_line_errors(models, tmp_path, capsys):
     assert main(["attribute", str(root / "fused"), "--pivot", str(root / "pivot"), "--sources", "x=" + str(root / "s1")
                  + ",x=" + str(root / "s2")]) == 2
     assert "used twice" in capsys.readouterr().err
-    assert main(["attribute", str(root / "fused"), "--pivot", str(tmp_path / "nowhere"), "--sources", str(root / "s1")]) == 2
+    assert main(["attribute", str(root / "fused"), "--pivot", str(tmp_path / "nowhere"), "--sources",
+                 str(root / "s1")]) == 2
     assert "nowhere" in capsys.readouterr().err
     assert main(["attribute", str(root / "fused"), "--pivot", str(root / "pivot"), "--sources", str(root / "s1"),
                  "--benchmarks", "math"]) == 2
     assert "math" in capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert math.isnan(attribute_dirs(root / "fused", root / "pivot", {"s": root / "s1"}, ["gsm8k"])[0][0].ci_low) is False
+    assert math.isnan(attribute_dirs(root / "fused", root / "pivot", {"s": root / "s1"},
+                                     ["gsm8k"])[0][0].ci_low) is False
     assert main(["attribute", str(empty), "--pivot", str(root / "pivot"), "--sources", str(root / "s1")]) == 2
     assert "no benchmark" in capsys.readouterr().err

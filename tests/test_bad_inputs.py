@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from _bad_inputs import CASES, build_base, error_lines, run_cli
 
 

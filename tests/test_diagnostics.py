@@ -7,7 +7,6 @@ output file is readable by pandas and matches the run-store rows, the CLI fails 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-
 from _eval_common import DATA_DIR, MY_BENCHMARKS, offline_env
+
 from evaluations import registry
 from evaluations.base import BenchmarkDataError
 
@@ -90,7 +90,8 @@ def test_cli_bad_prediction_line_names_file_and_line(tmp_path, capsys, line, exp
     pred = tmp_path / "p.jsonl"
     good = json.dumps({"benchmark": "gsm8k", "doc_id": "0", "output": "\\boxed{18}"})
     pred.write_text(good + "\n" + line + "\n")
-    code = main_eval("--predictions", str(pred), "--data-dir", str(DATA_DIR), "--out", str(tmp_path / "o"), "--no-index")
+    code = main_eval("--predictions", str(pred), "--data-dir", str(DATA_DIR), "--out", str(tmp_path / "o"),
+                     "--no-index")
     err = capsys.readouterr().err
     assert code == 2
     assert f"{pred}:2:" in err and expected in err, err
@@ -117,7 +118,6 @@ def test_unknown_benchmark_and_resume_with_other_settings(tmp_path, capsys):
 
 def test_eval_queue_skips_a_line_being_written_but_not_damage(tmp_path):
     from evaluations.runner import ready_checkpoints
-
     from fusion.checkpoints import write_complete_marker
 
     run = tmp_path / "run"

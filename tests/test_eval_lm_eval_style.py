@@ -10,8 +10,8 @@ from __future__ import annotations
 from importlib.metadata import version
 
 import pytest
-
 from _eval_common import DATA_DIR
+
 from evaluations import registry, runner
 from evaluations.lm_eval_stock.tasks import stock_spec
 from evaluations.results import read_samples

@@ -15,8 +15,8 @@ import subprocess
 import sys
 
 import pytest
-
 from _eval_common import DATA_DIR, MY_BENCHMARKS, offline_env
+
 from evaluations import registry
 from evaluations.results import read_results
 
@@ -68,7 +68,8 @@ def test_gold_scores_100_percent(scored):
     print(f"{bench.name}: {len(docs)} items, gold accuracy {mean(gold):.4f}")
     assert not failures, f"{bench.name}: {len(failures)} gold renderings not scored correct, e.g. {failures[:3]}"
     if bench.name != "ifeval":  # IFEval has no extraction, hence no robust metric
-        robust_fail = [(s.doc_id, s.gold, s.extra["robust"]["extracted"]) for s in gold if s.extra["robust"]["score"] != 1.0]
+        robust_fail = [(s.doc_id, s.gold, s.extra["robust"]["extracted"])
+                       for s in gold if s.extra["robust"]["score"] != 1.0]
         assert not robust_fail, f"{bench.name}: robust metric misses gold renderings, e.g. {robust_fail[:3]}"
 
 

@@ -8,12 +8,11 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-
 from _bad_inputs import DATA_DIR, REPO, offline_env, run_cli
+
 from evaluations.output_lock import output_lock
 
 pytestmark = pytest.mark.slow

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from _eval_common import DATA_DIR
+
 from evaluations import registry, runner
 from evaluations.engines.lm_eval_engine import LMEvalEngine
 from evaluations.results import read_samples

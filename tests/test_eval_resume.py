@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _eval_common import DATA_DIR, offline_env
+
 from evaluations.results import read_samples
 
 pytestmark = pytest.mark.slow
@@ -81,7 +81,8 @@ def test_run_watch_evaluates_queued_checkpoints(uninterrupted, tmp_path):
     for step in (2, 4):
         shutil.copytree(model_dir, run / "checkpoints" / f"step-{step}")
         write_complete_marker(run / "checkpoints" / f"step-{step}", step)  # what the trainer writes last
-    (run / "eval_queue.jsonl").write_text(json.dumps({"checkpoint": str(run / "checkpoints" / "step-2"), "step": 2}) + "\n")
+    (run / "eval_queue.jsonl").write_text(json.dumps({"checkpoint": str(run / "checkpoints" / "step-2"),
+                                                      "step": 2}) + "\n")
     proc = subprocess.run(
         [sys.executable, "-m", "workbench.cli", "eval", "--run", str(run), "--watch", "--idle-exit", "1",
          "--poll-seconds", "0.5", "--benchmarks", "arc", "--data-dir", str(DATA_DIR), "--limit", "2",

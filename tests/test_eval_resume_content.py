@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from _eval_common import DATA_DIR
 from _fake_engine import GoldEngine
+
 from evaluations import fingerprint, registry, runner
 from evaluations.benchmarks.gsm8k import GSM8K
 from evaluations.results import read_results, read_samples
@@ -89,4 +89,5 @@ def test_scorer_hash_covers_the_scoring_modules():
     assert {"evaluations.scoring.robust_number", "evaluations.scoring.opencompass.math",
             "evaluations.scoring.extract"} <= set(closure)
     assert "evaluations.scoring.robust_bbh" not in closure
-    assert fingerprint.scorer_hash("evaluations.benchmarks.gsm8k") != fingerprint.scorer_hash("evaluations.benchmarks.bbh")
+    assert (fingerprint.scorer_hash("evaluations.benchmarks.gsm8k")
+            != fingerprint.scorer_hash("evaluations.benchmarks.bbh"))

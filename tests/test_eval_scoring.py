@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evaluations.results import aggregate, mean_stderr
 from evaluations.base import ScoredSample
+from evaluations.results import aggregate, mean_stderr
 from evaluations.scoring.extract import choice_letter, last_boxed
 from evaluations.scoring.math_equiv import math_equal
 from evaluations.scoring.theoremqa import theoremqa_correct

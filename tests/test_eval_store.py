@@ -6,6 +6,7 @@ import json
 import random
 
 from _eval_common import DATA_DIR
+
 from evaluations import registry, runner
 from workbench.store import Store, rebuild
 
@@ -38,7 +39,8 @@ def test_index_and_rebuild_agree(tmp_path):
     runner.score_predictions(pred, DATA_DIR, run / "evals", label="step-5", on_result=lambda d, r: store.index_eval(d))
     store.index_run(run)
     table = store.eval_table()
-    dump = {t: store.execute(f"SELECT * FROM {t} ORDER BY 1, 2") for t in ("eval_results", "samples", "metrics", "checkpoints")}
+    dump = {t: store.execute(f"SELECT * FROM {t} ORDER BY 1, 2")
+            for t in ("eval_results", "samples", "metrics", "checkpoints")}
     store.close()
 
     by_bench = {(r["model"], r["benchmark"]): r for r in table}
@@ -50,7 +52,8 @@ def test_index_and_rebuild_agree(tmp_path):
     assert [row[:3] for row in dump["checkpoints"]] == [("myrun", "step-5", 5)]
     assert len(dump["samples"]) == 40
     # Per-sample scores in the index equal those in samples.jsonl.
-    file_scores = sorted(json.loads(x)["score"] for x in (tmp_path / "evals/predictions-p/arc/samples.jsonl").read_text().splitlines())
+    samples = (tmp_path / "evals/predictions-p/arc/samples.jsonl").read_text()
+    file_scores = sorted(json.loads(x)["score"] for x in samples.splitlines())
     db_scores = sorted(r[3] for r in dump["samples"] if r[2] == "arc" and "predictions-p" in r[0])
     assert file_scores == db_scores
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import collections
 import random
 
+from _eval_common import DATA_DIR
+from _fake_engine import GoldEngine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _eval_common import DATA_DIR
-from _fake_engine import GoldEngine
 from evaluations import registry, runner
 from evaluations.benchmarks.bbh import TASKS
 from evaluations.results import read_results
@@ -18,7 +18,8 @@ from workbench.cli import build_parser
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(min_value=1, max_value=300), min_size=1, max_size=60), st.integers(min_value=0, max_value=3000),
+@given(st.lists(st.integers(min_value=1, max_value=300), min_size=1, max_size=60),
+       st.integers(min_value=0, max_value=3000),
        st.integers(min_value=0, max_value=99))
 def test_allocation_rule(sizes_list, n, seed):
     sizes = {f"s{i}": s for i, s in enumerate(sizes_list)}
@@ -67,7 +68,8 @@ def test_results_record_the_chosen_doc_ids(tmp_path):
         expected = [d["doc_id"] for d in select_docs(registry.get(name), DATA_DIR, 60, "stratified", 11)]
         assert subset == {"mode": "stratified", "limit": 60, "seed": 11, "doc_ids": expected}
         assert on_disk["n-samples"][name]["effective"] == 60 == len(results[name]["subset"]["doc_ids"])
-    first = runner.evaluate_model("fake", ["mmlu"], DATA_DIR, tmp_path / "first", limit=5, limit_mode="first", engine=engine)
+    first = runner.evaluate_model("fake", ["mmlu"], DATA_DIR, tmp_path / "first", limit=5, limit_mode="first",
+                                  engine=engine)
     assert first["mmlu"]["subset"]["doc_ids"] == [d["doc_id"] for d in registry.get("mmlu").docs(DATA_DIR)[:5]]
     assert first["mmlu"]["subset"]["seed"] is None
 

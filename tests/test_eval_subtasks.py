@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from lm_eval.api.metrics import aggregate_subtask_metrics, pooled_sample_stderr
-
 from _eval_common import DATA_DIR, offline_env
 from _fake_engine import GoldEngine
+from lm_eval.api.metrics import aggregate_subtask_metrics, pooled_sample_stderr
+
 from evaluations import registry, runner
 from evaluations.benchmarks.bbh import TASKS
 from evaluations.subsets import select_docs
@@ -73,9 +73,11 @@ def test_mmlu_categories_follow_lm_eval_group_rules(evaluated):
         assert mmlu["results"][category]["acc,none"] == pytest.approx(aggregate_subtask_metrics(accs, sizes, True))
         stderrs = [mmlu["results"][s]["acc_stderr,none"] for s in subs]
         stderrs = [0.0 if not isinstance(e, float) else e for e in stderrs]
-        assert mmlu["results"][category]["acc_stderr,none"] == pytest.approx(pooled_sample_stderr(stderrs, sizes), rel=0.15)
+        expected = pytest.approx(pooled_sample_stderr(stderrs, sizes), rel=0.15)
+        assert mmlu["results"][category]["acc_stderr,none"] == expected
     top = [mmlu["results"][c]["acc,none"] for c in mmlu["group_subtasks"]["mmlu"]]
-    sizes = [sum(mmlu["n-samples"][s]["effective"] for s in mmlu["group_subtasks"][c]) for c in mmlu["group_subtasks"]["mmlu"]]
+    sizes = [sum(mmlu["n-samples"][s]["effective"] for s in mmlu["group_subtasks"][c])
+             for c in mmlu["group_subtasks"]["mmlu"]]
     assert mmlu["results"]["mmlu"]["acc,none"] == pytest.approx(aggregate_subtask_metrics(top, sizes, True))
     assert mmlu["groups"]["mmlu_stem"] == mmlu["results"]["mmlu_stem"]
 

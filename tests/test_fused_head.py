@@ -74,7 +74,8 @@ CFGS = {
     "wd": LossConfig(lambda_=0.5, alpha=1.0, beta=0.0, k=5),
     "wd+gld": LossConfig(lambda_=0.5, alpha=1.0, beta=2.0, k=5),
     "gld-logit": LossConfig(lambda_=0.7, alpha=0.5, beta=1.0, k=5, gld=GLDConfig(value="logit")),
-    "gld-zscore": LossConfig(lambda_=0.7, alpha=0.0, beta=1.0, k=5, gld=GLDConfig(value="zscore", nodes="rank", weights="mass")),
+    "gld-zscore": LossConfig(lambda_=0.7, alpha=0.0, beta=1.0, k=5,
+                             gld=GLDConfig(value="zscore", nodes="rank", weights="mass")),
 }
 
 

@@ -6,7 +6,6 @@ import json
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 from transformers import TrainerControl, TrainerState
 
@@ -69,7 +68,7 @@ def test_auto_eval_queue_and_subprocess(tmp_path: Path) -> None:
     assert cb.process is not None
     try:
         cb.process.wait(timeout=120)
-    except Exception:  # noqa: BLE001 - a slow evaluator is stopped, not waited for
+    except Exception:  # a slow evaluator is stopped, not waited for
         cb.process.kill()
         cb.process.wait()
     assert len((run / "eval_queue.jsonl").read_text().splitlines()) == 2

@@ -132,7 +132,8 @@ def test_tokenize_example_loss_only_on_response() -> None:
 def test_fused_head_options_are_validated(tmp_path) -> None:
     import yaml as _yaml
 
-    from fusion.config import ConfigError, load_config as _load
+    from fusion.config import ConfigError
+    from fusion.config import load_config as _load
 
     base = _yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml").read_text())
     for value, ok in (("auto", True), (True, True), (False, True), ("yes", False), (1, False)):

@@ -11,8 +11,7 @@ from fusion.align import alignment_tensors
 from fusion.config import GLDConfig, LossConfig
 from fusion.graphs import TopK, graph_from_topk, topk_sparsify
 from fusion.gw import sorting_gw
-from fusion.losses import (aligned_wd, fusion_objective, gld, response_cross_entropy, source_topk,
-                           truncate_sorted_topk)
+from fusion.losses import aligned_wd, fusion_objective, gld, response_cross_entropy, source_topk, truncate_sorted_topk
 from fusion.trainer import fusion_terms
 
 
@@ -102,7 +101,7 @@ def test_fp16_ties_at_the_boundary_keep_the_fp32_order() -> None:
     assert top.half()[0, 2] == top.half()[0, 3]  # a tie in the cache's storage type
     idx = torch.tensor([[11, 22, 33, 44]])
     lse = torch.zeros(1)
-    for trial in range(20):
+    for _ in range(20):
         # Which tied entry a value-based re-rank keeps depends on the sort implementation;
         # position truncation always keeps id 33, the fp32 third.
         perm_free = source_topk(top.half().unsqueeze(0), idx.unsqueeze(0), lse.unsqueeze(0), "prob", 3)

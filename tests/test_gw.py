@@ -53,8 +53,8 @@ def test_gw_objective_matches_pot_and_the_quadruple_sum() -> None:
     p, q = random_weights(rng, 5), random_weights(rng, 4)
     T, log = ot.gromov.gromov_wasserstein(C, D, p, q, "square_loss", log=True)
     quadruple = sum(
-        (C[i, k] - D[j, l]) ** 2 * T[i, j] * T[k, l]
-        for i in range(5) for j in range(4) for k in range(5) for l in range(4)
+        (C[i, k] - D[j, ll]) ** 2 * T[i, j] * T[k, ll]
+        for i in range(5) for j in range(4) for k in range(5) for ll in range(4)
     )
     assert gw_objective(C, D, T) == pytest.approx(quadruple, rel=1e-10)
     assert gw_objective(C, D, T) == pytest.approx(log["gw_dist"], rel=1e-8)
@@ -228,7 +228,7 @@ def test_gradients_gradcheck_float64() -> None:
     qy = torch.full((2, 4), 1 / 4, dtype=torch.float64)
     for mode in ("quantile", "paper"):
         for order in (1, 2):
-            f = lambda a, b: sorting_gw(NodeFeatures(a, px), NodeFeatures(b, qy), order=order, mode=mode)  # noqa: E731
+            f = lambda a, b: sorting_gw(NodeFeatures(a, px), NodeFeatures(b, qy), order=order, mode=mode)  # noqa: E731, B023 - used at once
             assert torch.autograd.gradcheck(f, (x, y))
     # end to end: through the graph construction from logits
     logits = torch.randn(5, 20, dtype=torch.float64, requires_grad=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from _eval_common import DATA_DIR, REPO
+
 from evaluations.lm_eval_stock import data, tasks
 from evaluations.lm_eval_stock.run import selection
 
@@ -48,7 +48,8 @@ def test_resolved_task_equals_stock_except_the_dataset_location(bench, task, tmp
                  if f.name != "metadata" and not _same(getattr(stock, f.name), getattr(ours, f.name))}
     assert differing == {"dataset_path", *spec.overrides}, (task, differing)
     assert ours.metadata["version"] == stock.metadata["version"]
-    assert len(task_dict["tasks"][task].eval_docs) == len(data.convert(bench, DATA_DIR).ids[ours.dataset_name or "default"])
+    ids = data.convert(bench, DATA_DIR).ids[ours.dataset_name or "default"]
+    assert len(task_dict["tasks"][task].eval_docs) == len(ids)
 
 
 def test_stock_settings_that_matter_are_lm_evals():
@@ -69,7 +70,8 @@ def test_doc_ids_map_to_lm_eval_indices():
     ours = registry.get("arc").docs(DATA_DIR)
     assert arc.ids["ARC-Challenge"] == [d["doc_id"] for d in ours]
     mmlu = data.convert("mmlu", DATA_DIR)
-    assert selection(mmlu, ["anatomy/3", "abstract_algebra/0", "anatomy/1"]) == {"anatomy": [1, 3], "abstract_algebra": [0]}
+    assert selection(mmlu, ["anatomy/3", "abstract_algebra/0", "anatomy/1"]) == {"anatomy": [1, 3],
+                                                                                "abstract_algebra": [0]}
     with pytest.raises(ValueError, match="not in the local data"):
         selection(mmlu, ["anatomy/99999"])
     assert sum(len(v) for v in mmlu.ids.values()) == 14042 and len(mmlu.ids) == 57

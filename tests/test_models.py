@@ -25,9 +25,9 @@ from fusion.gguf_builtins import (
     GGUF_BUILTINS,
     LOGIT_TOLERANCE,
     GGUFBuiltin,
-    max_logit_diff,
     gguf_path,
     load_gguf_model,
+    max_logit_diff,
     verify_gguf,
 )
 from fusion.model_cache import check_entry

@@ -16,11 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _eval_common import DATA_DIR
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "parity"))
-from agreement import BENCHMARKS, FIXTURES, agreement, load_fixture  # noqa: E402
+from agreement import BENCHMARKS, FIXTURES, agreement, load_fixture
 
 MIN_ROWS = 300
 MIN_AGREEMENT = 0.99
@@ -59,7 +58,8 @@ def test_prompts_follow_the_opencompass_configs():
     hs = registry.get("hellaswag")
     hdoc = hs.docs(DATA_DIR, 1)[0]
     label, ctx = hdoc["ctx"].split(": ", 1)
-    assert hs.prompt(hdoc, "paper").startswith(ctx + "\nQuestion:") and label not in hs.prompt(hdoc, "paper")[:len(label) + 2]
+    assert hs.prompt(hdoc, "paper").startswith(ctx + "\nQuestion:")
+    assert label not in hs.prompt(hdoc, "paper")[:len(label) + 2]
     drop = registry.get("drop")
     ddocs = drop.docs(DATA_DIR)
     prompt = drop.prompt(ddocs[0], "paper")

@@ -12,8 +12,9 @@ import sys
 from fusion.gw.pot import UNUSED_BACKENDS
 
 PROBE = ("import json, os; from fusion.gw.pot import import_pot; ot = import_pot(); "
-         "print(json.dumps({'env': {k: os.environ.get(k) for k in %r}, 'jax': bool(ot.backend.jax), "
-         "'backends': [type(b).__name__ for b in ot.backend.get_backend_list()]}))" % (UNUSED_BACKENDS,))
+         f"print(json.dumps({{'env': {{k: os.environ.get(k) for k in {UNUSED_BACKENDS!r}}}, "
+         "'jax': bool(ot.backend.jax), "
+         "'backends': [type(b).__name__ for b in ot.backend.get_backend_list()]}))")
 
 
 def _probe(env: dict[str, str]) -> dict:

@@ -7,8 +7,8 @@ expected answers are what a careful human grader reads in them.
 from __future__ import annotations
 
 import pytest
-
 from _eval_common import DATA_DIR
+
 from evaluations import registry
 from evaluations.scoring.robust_bbh import robust_bbh_answer, robust_bbh_correct
 from evaluations.scoring.robust_choice import robust_choice_letter

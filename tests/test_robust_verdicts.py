@@ -8,9 +8,9 @@ reference metric (the latter documents the defects the robust extractor fixes).
 from __future__ import annotations
 
 import pytest
-
 from _eval_common import DATA_DIR
 from _robust_cases import FORMS, cases
+
 from evaluations import registry
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from _bad_inputs import build_base, run_cli, tiny_config
 
 pytestmark = pytest.mark.slow

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from _sandbox_common import DATA, DATA_DIR, IMPORTS, MARKER, Listeners, attacks, hostile, marked_processes
 
 from evaluations.engines.evalplus_engine import check_solutions, sandbox_description
 from evaluations.sandbox import bwrap, seccomp
 from evaluations.sandbox.errors import SandboxUnavailable
-from _sandbox_common import DATA, DATA_DIR, IMPORTS, MARKER, Listeners, attacks, hostile, marked_processes
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not DATA.is_file(), reason=f"benchmark data not at {DATA}")

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from _launch import REPO, launch
 
 from fusion.config import load_config
 from fusion.teacher_cache import TeacherCache
 from fusion.teacher_cache_ranks import rank_folder, rank_folders
-from _launch import REPO, launch
 
 N = 12
 pytestmark = pytest.mark.slow

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _eval_common import DATA_DIR, NLTK_DIR
 from _launch import REPO, cpu_env, launch
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _launch import REPO, launch
 
 from fusion.checkpoints import read_marker, verify_checkpoint
 from fusion.config import load_config
-from _launch import REPO, launch
 
 STEPS, SAVE = 4, 2
 #: Same ops on the same thread count; DDP averages gradients in another order than

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _bad_inputs import DATA_DIR, REPO, offline_env, tiny_config
+
 from fusion.checkpoints import COMPLETE_MARKER, is_complete_checkpoint
 
 pytestmark = pytest.mark.slow

@@ -59,7 +59,7 @@ class EvalIndex:
         self.key_lengths.add(len(key))
 
     @classmethod
-    def from_benchmarks(cls, data_dir: Path, benchmarks: list[str] | None = None) -> "EvalIndex":
+    def from_benchmarks(cls, data_dir: Path, benchmarks: list[str] | None = None) -> EvalIndex:
         """Every document of ``benchmarks`` (default: all registered ones) in ``data_dir``."""
         from evaluations import registry
 

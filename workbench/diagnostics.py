@@ -304,7 +304,8 @@ def run_diagnostics(
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise ValueError(f"source names must be unique, got {names}")
-    kw = dict(max_prompt_tokens=max_prompt_tokens, max_response_tokens=max_response_tokens, progress=progress)
+    kw: dict[str, Any] = dict(max_prompt_tokens=max_prompt_tokens, max_response_tokens=max_response_tokens,
+                              progress=progress)
     source_out = [model_topk(s, examples, options, **kw) for s in sources]
     rows: list[dict[str, Any]] = []
     total = len(pivots) * len(sources) * len(examples)

@@ -122,7 +122,8 @@ def run_experiment(
                 parts.append(t["trajectory"])
             if i:
                 parts.append(parts[0][parts[0]["step"] == 0].assign(run=run.name))
-        trajectory = pd.concat(parts, ignore_index=True).sort_values(["run", "source", "step"], ascending=[False, True, True])
+        trajectory = pd.concat(parts, ignore_index=True).sort_values(["run", "source", "step"],
+                                                                     ascending=[False, True, True])
         trajectory = trajectory.reset_index(drop=True)
         write_table(trajectory, out, "trajectory")
         from workbench.diagnostics_plots import trajectory_figure

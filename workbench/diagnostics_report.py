@@ -116,6 +116,7 @@ def correlation_table(summary: pd.DataFrame, df: pd.DataFrame | None = None) -> 
         for col in approximation_columns() + (list(OTHER_MEASURES) if g is not None else []):
             row = {"family": s["family"], "pairs": s["pairs"], "variant": col}
             if col in OTHER_MEASURES:
+                assert g is not None  # OTHER_MEASURES are listed only when g is
                 x, y = g[col].to_numpy(float), g["gw_exact"].to_numpy(float)
                 varying = len(g) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0
                 row.update(pearson=float(stats.pearsonr(x, y)[0]) if varying else float("nan"),
@@ -183,7 +184,8 @@ class _Exporter:
         diagnosed.row["graph_file"] = self.files[-1]
 
     def frames(self) -> dict[str, pd.DataFrame]:
-        return {f"graph_{k}": (pd.concat(v, ignore_index=True) if v else pd.DataFrame()) for k, v in self.tables.items()}
+        return {f"graph_{k}": (pd.concat(v, ignore_index=True) if v else pd.DataFrame()) for k,
+                v in self.tables.items()}
 
 
 def diagnose_to_folder(

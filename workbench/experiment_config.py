@@ -21,11 +21,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import yaml
 
 from fusion.config import ConfigError
+
+if TYPE_CHECKING:
+    from evaluations.base import PromptStyle
 
 DEFAULT_ARMS: dict[str, dict[str, float]] = {
     "SFT": {"lambda": 0.0, "alpha": 0.0, "beta": 0.0},
@@ -58,7 +61,7 @@ class ExperimentConfig:
     max_gen_toks: int | None = None
     backend: str = "hf"
     #: benchmark -> prompt/scoring style (``paper`` or ``lm-eval``); a benchmark not named is ``paper``.
-    styles: dict[str, str] = field(default_factory=dict)
+    styles: dict[str, PromptStyle] = field(default_factory=dict)
     diag_examples: int = 32
     restarts: int = 2
 
@@ -77,7 +80,7 @@ class ExperimentConfig:
                 "backend": self.backend, "diag_examples": self.diag_examples, "restarts": self.restarts,
                 **({"styles": self.styles} if self.styles else {})}
 
-    def style(self, benchmark: str) -> str:
+    def style(self, benchmark: str) -> PromptStyle:
         """The style ``benchmark`` is evaluated in (``paper`` unless ``eval.style`` names another)."""
         return self.styles.get(benchmark, "paper")
 
@@ -99,6 +102,10 @@ def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool =
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
 
 
+@overload
+def _int(value: Any, where: str, low: int = 1, optional: Literal[False] = False) -> int: ...
+@overload
+def _int(value: Any, where: str, low: int = 1, *, optional: Literal[True]) -> int | None: ...
 def _int(value: Any, where: str, low: int = 1, optional: bool = False) -> int | None:
     if value is None and optional:
         return None
@@ -110,7 +117,7 @@ def _int(value: Any, where: str, low: int = 1, optional: bool = False) -> int | 
 STYLES = ("paper", "lm-eval")
 
 
-def _styles(raw: Any, benchmarks: list[str], where: str) -> dict[str, str]:
+def _styles(raw: Any, benchmarks: list[str], where: str) -> dict[str, PromptStyle]:
     """``eval.style``: one style for every benchmark, or a ``benchmark -> style`` mapping."""
     if raw is None:
         return {}

@@ -16,9 +16,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import IO
 
 from workbench import gpu_share
 from workbench.experiment_config import ExperimentConfig
@@ -87,7 +88,8 @@ def run_units(cfg: ExperimentConfig, data_dir: Path, units: list[Unit], jobs: in
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
     # ... and of one GPU's memory (workbench.gpu_share says why).
     env.setdefault(gpu_share.ENV, gpu_share.share_for(jobs))
-    waiting, running = list(units), {}
+    waiting = list(units)
+    running: dict[str, tuple[Unit, subprocess.Popen, IO[str], Path, float]] = {}
     done: set[str] = set()
     failed: dict[str, Path] = {}
     while waiting or running:
@@ -99,12 +101,12 @@ def run_units(cfg: ExperimentConfig, data_dir: Path, units: list[Unit], jobs: in
                 break
             waiting.remove(unit)
             log = logs / f"{unit.stage}-{unit.label}.log"
-            handle = log.open("w", encoding="utf-8")
+            handle: IO[str] = log.open("w", encoding="utf-8")
             proc = subprocess.Popen(unit_command(cfg, data_dir, unit), stdout=handle, stderr=subprocess.STDOUT,
                                     env=env, start_new_session=False)
             running[unit.name] = (unit, proc, handle, log, time.time())
             print(f"[experiment] started {unit.name} (log {log})", flush=True)
-        for name, (unit, proc, handle, log, started) in list(running.items()):
+        for name, (_unit, proc, handle, log, started) in list(running.items()):
             if proc.poll() is None:
                 continue
             handle.close()

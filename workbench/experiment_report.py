@@ -53,10 +53,12 @@ def trajectory_table(cfg: ExperimentConfig) -> pd.DataFrame:
                 continue
             df = pd.read_parquet(path)
             for (source, step), g in df.groupby(["source", "step"]):
-                row: dict[str, Any] = {"arm": arm, "seed": seed, "source": source, "step": int(step), "examples": len(g)}
+                row: dict[str, Any] = {"arm": arm, "seed": seed, "source": source, "step": int(step),
+                                       "examples": len(g)}
                 for metric in METRICS:
                     if metric in g:
-                        row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = bootstrap_mean_ci(g[metric].to_numpy())
+                        row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = bootstrap_mean_ci(
+                            g[metric].to_numpy())
                 rows.append(row)
     return pd.DataFrame(rows)
 
@@ -148,7 +150,8 @@ def attribution_table(cfg: ExperimentConfig) -> pd.DataFrame:
         shared = _evaluated(cfg, label, "pivot", *(f"source-{n}" for n in sources))
         if not shared:
             continue
-        found, _ = attribute_dirs(evals / label, evals / "pivot", sources, benchmarks=shared, subtasks=True, n_boot=2000)
+        found, _ = attribute_dirs(evals / label, evals / "pivot", sources, benchmarks=shared, subtasks=True,
+                                  n_boot=2000)
         for r in found:
             d = r.as_dict()
             accs = d.pop("acc_sources")

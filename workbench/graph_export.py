@@ -102,7 +102,7 @@ def export_pair(
                             _side_edges(diagnosed.source_graph, s_order, "source")], ignore_index=True),
         "coupling": pd.DataFrame({"pivot_rank": i.ravel(), "source_rank": j.ravel(), "mass": block.ravel()}),
     }
-    for name, df in tables.items():
+    for df in tables.values():
         for col in reversed(KEY_COLUMNS):
             df.insert(0, col, diagnosed.row[col])
     return tables
@@ -123,7 +123,8 @@ def write_pair_json(tables: dict[str, pd.DataFrame], row: dict[str, Any], folder
         "sort_degree_o2": row["sort_degree_o2"],
         "wd": row["wd"],
         "convention": "GW = sum (C_ik - D_jl)^2 T_ij T_kl (POT square loss; no 1/2, no root)",
-        **{name: json.loads(df.drop(columns=list(KEY_COLUMNS)).to_json(orient="records")) for name, df in tables.items()},
+        **{name: json.loads(df.drop(columns=list(KEY_COLUMNS)).to_json(orient="records")) for name,
+           df in tables.items()},
     }
     path = folder / export_file_name(row)
     path.write_text(json.dumps(payload, ensure_ascii=False))

@@ -53,10 +53,12 @@ def random_psd_pairs(count: int, seed: int, max_n: int) -> Iterator[GraphPair]:
     rng = np.random.default_rng(seed)
     for i in range(count):
         n, m = _sizes(rng, small=i % 2 == 0, max_n=max_n)
-        yield GraphPair("random-psd", i, _psd_graph(rng, n), _psd_graph(rng, m), np.full(n, 1 / n), np.full(m, 1 / m), "total")
+        yield GraphPair("random-psd", i, _psd_graph(rng, n), _psd_graph(rng, m), np.full(n, 1 / n), np.full(m, 1 / m),
+                        "total")
 
 
-def _coactivation_pairs(family: str, temperature: float, normalize: str) -> Callable[[int, int, int], Iterator[GraphPair]]:
+def _coactivation_pairs(family: str, temperature: float,
+                        normalize: str) -> Callable[[int, int, int], Iterator[GraphPair]]:
     def pairs(count: int, seed: int, max_n: int) -> Iterator[GraphPair]:
         rng = np.random.default_rng(seed)
         for i in range(count):
@@ -69,7 +71,8 @@ def _coactivation_pairs(family: str, temperature: float, normalize: str) -> Call
                 k = int(rng.integers(2, 6))
                 length = int(rng.integers(3, max(4, max_n // k)))
                 C, p = _coactivation(rng, length, 4 * max_n, k, temperature, normalize)
-                D, q = _coactivation(rng, int(rng.integers(3, max(4, max_n // k))), 6 * max_n, k, temperature, normalize)
+                D, q = _coactivation(rng, int(rng.integers(3, max(4, max_n // k))), 6 * max_n, k, temperature,
+                                     normalize)
             yield GraphPair(family, i, C, D, p, q, normalize, note=f"temperature={temperature}")
 
     return pairs

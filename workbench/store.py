@@ -189,7 +189,8 @@ class Store:
                     step = row.get("step")
                     for key, value in row.items():
                         if key != "step" and step is not None and _number(value) is not None:
-                            db.execute("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)", (run_id, step, key, _number(value)))
+                            db.execute("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)",
+                                       (run_id, step, key, _number(value)))
 
     # -- queries ----------------------------------------------------------------------------
     def eval_table(self) -> list[dict[str, Any]]:

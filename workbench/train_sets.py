@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import cast
 
 from fusion.data import Example
 
@@ -130,7 +131,9 @@ def build_train_set(
     examples, kept, dropped = [], {}, {}
     for name in sets:
         candidates = BUILDERS[name](Path(data_dir))
-        seen = {e.id for e in candidates if index.contains(e.prompt) or EVAL_IDENTITY.get(name, _no_id)(e) in index.task_ids}
+        # cast: the builders' prompts are Benchmark.prompt(doc, "paper") texts, never message lists
+        seen = {e.id for e in candidates if index.contains(cast(str, e.prompt))
+                or EVAL_IDENTITY.get(name, _no_id)(e) in index.task_ids}
         clean = [e for e in candidates if e.id not in seen]
         dropped[name] = [e.id for e in candidates if e.id in seen]
         random.Random(seed).shuffle(clean)

@@ -85,7 +85,7 @@ def _restore_dropped_definitions(code: str, sources: list[str]) -> str:
         defined = {n.name for n in kept.body
                    if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
         restored: list[str] = []
-        frontier = [kept]
+        frontier: list[ast.AST] = [kept]
         while frontier:
             used = {n.id for node in frontier for n in ast.walk(node) if isinstance(n, ast.Name)}
             missing = [name for name in sorted(used) if name in available and name not in defined]

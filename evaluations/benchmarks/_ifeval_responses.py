@@ -40,7 +40,8 @@ def _words(n: int) -> str:
     return base.rstrip(".") + "."
 
 
-def _relation(kw: dict[str, Any], key: str, n_key: str, at_least: Callable[[int], str], less: Callable[[int], str]) -> str:
+def _relation(kw: dict[str, Any], key: str, n_key: str, at_least: Callable[[int], str],
+              less: Callable[[int], str]) -> str:
     n = int(kw[n_key])
     return at_least(n) if kw[key] == "at least" else less(n)
 

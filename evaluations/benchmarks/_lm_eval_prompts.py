@@ -6,13 +6,12 @@ config with lm-eval's Jinja renderer, so prompts stay identical to published lm-
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import lm_eval.tasks
+import yaml
 from lm_eval.utils import apply_template
 
 TASKS_DIR = Path(lm_eval.tasks.__file__).parent
@@ -25,7 +24,7 @@ class _TolerantLoader(yaml.SafeLoader):
 _TolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
-@lru_cache(maxsize=None)
+@cache
 def task_config(relpath: str) -> dict[str, Any]:
     """lm-eval task YAML at ``relpath`` (under lm_eval/tasks), with its ``include`` merged."""
     path = TASKS_DIR / relpath

@@ -62,7 +62,8 @@ class BBH(Benchmark):
             if not isinstance(examples, list) or not all(
                 isinstance(e, dict) and "input" in e and "target" in e for e in examples
             ):
-                raise BenchmarkDataError(f"{self.name}: {path}: no 'examples' list of {{input, target}}; expected {self.expected_files}")
+                raise BenchmarkDataError(f"{self.name}: {path}: no 'examples' list of {{input, target}}; "
+                                         f"expected {self.expected_files}")
             hint = _cot_hint(read_text(root / "cot-prompts" / f"{task}.txt", self.name, self.expected_files))
             self._hints[task] = hint
             per_task.append(
@@ -96,7 +97,8 @@ class BBH(Benchmark):
         (``bbh_mcq_postprocess``); free-form tasks the first line after it, exactly."""
         got, ok = bbh_score(doc["task"], doc["gold"], output)
         robust = robust_bbh_answer(doc["task"], doc["input"], doc["gold"], output)
-        extra = {"task": doc["task"], "robust": robust_extra(robust, robust_bbh_correct(doc["task"], doc["gold"], robust))}
+        extra = {"task": doc["task"],
+                 "robust": robust_extra(robust, robust_bbh_correct(doc["task"], doc["gold"], robust))}
         return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(ok), extra)
 
     def gold_output(self, doc: dict[str, Any]) -> str:

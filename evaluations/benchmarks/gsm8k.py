@@ -32,7 +32,8 @@ class GSM8K(Benchmark):
         docs = []
         for i, rec in enumerate(read_jsonl(path, self.name, self.expected_files, ("question", "answer"))):
             if "####" not in rec["answer"]:
-                raise BenchmarkDataError(f"{self.name}: {path}:{i + 1}: answer has no '####'; expected {self.expected_files}")
+                raise BenchmarkDataError(f"{self.name}: {path}:{i + 1}: answer has no '####'; "
+                                         f"expected {self.expected_files}")
             gold = rec["answer"].split("####")[-1].strip().replace(",", "")
             docs.append({"doc_id": str(i), "question": rec["question"], "gold": gold})
         return take(docs, limit)
@@ -49,7 +50,8 @@ class GSM8K(Benchmark):
         gold by ``MATHEvaluator(version='v2')`` string normalisation."""
         got = math_postprocess_v2(output)
         robust = robust_number(output)
-        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(is_equiv_v2(got, doc["gold"])),
+        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"],
+                            float(is_equiv_v2(got, doc["gold"])),
                             {"robust": robust_extra(robust, same_number(robust, doc["gold"]))})
 
     def gold_output(self, doc: dict[str, Any]) -> str:

@@ -43,7 +43,8 @@ class HellaSwag(ChoiceBenchmark):
             lines.pop()
         if len(lines) % LINES_PER_ITEM:
             raise BenchmarkDataError(
-                f"{self.name}: {path}: {len(lines)} lines is not a multiple of {LINES_PER_ITEM}; expected {self.expected_files}"
+                f"{self.name}: {path}: {len(lines)} lines is not a multiple of {LINES_PER_ITEM}; "
+                f"expected {self.expected_files}"
             )
         docs = []
         for i in range(0, len(lines), LINES_PER_ITEM):
@@ -52,7 +53,8 @@ class HellaSwag(ChoiceBenchmark):
                 raise BenchmarkDataError(
                     f"{self.name}: {path}:{i + 2}: gold label {label!r} is not 0-3; expected {self.expected_files}"
                 )
-            docs.append({"doc_id": str(i // LINES_PER_ITEM), "ctx": ctx, "choices": endings, "gold": LETTERS[int(label)]})
+            docs.append({"doc_id": str(i // LINES_PER_ITEM), "ctx": ctx, "choices": endings,
+                         "gold": LETTERS[int(label)]})
         return take(docs, limit)
 
     def prompt(self, doc: dict[str, Any], style: PromptStyle = "paper") -> str:

@@ -34,7 +34,8 @@ class IFEval(Benchmark):
         docs = []
         for i, rec in enumerate(read_jsonl(path, self.name, self.expected_files, required)):
             if len(rec["instruction_id_list"]) != len(rec["kwargs"]):
-                raise BenchmarkDataError(f"{self.name}: {path}:{i + 1}: instruction_id_list and kwargs differ in length")
+                raise BenchmarkDataError(f"{self.name}: {path}:{i + 1}: "
+                                         "instruction_id_list and kwargs differ in length")
             docs.append(
                 {
                     "doc_id": str(rec["key"]),

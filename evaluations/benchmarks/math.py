@@ -63,7 +63,8 @@ class MATH(Benchmark):
         last ``\\boxed{}``, as OpenCompass's MATHDataset) by ``MATHEvaluator(version='v2')``."""
         got = math_postprocess_v2(output)
         robust = robust_math_answer(output)
-        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"], float(is_equiv_v2(got, doc["gold"])),
+        return ScoredSample(self.name, doc["doc_id"], "", output, got, doc["gold"],
+                            float(is_equiv_v2(got, doc["gold"])),
                             {"robust": robust_extra(robust, math_equal(robust, doc["gold"]))})
 
     def gold_output(self, doc: dict[str, Any]) -> str:

@@ -59,9 +59,10 @@ def fewshot_prefix(path: Path) -> str:
         try:
             if row["task_id"] in FEWSHOT_TASK_IDS:
                 rows[row["task_id"]] = row
-                row["text"], row["code"], row["test_list"]  # noqa: B018 - must exist
+                row["text"], row["code"], row["test_list"]  # must exist
         except (KeyError, TypeError) as exc:
-            raise BenchmarkDataError(f"mbpp: {path}:{number}: malformed MBPP record ({type(exc).__name__}: {exc})") from exc
+            raise BenchmarkDataError(f"mbpp: {path}:{number}: malformed MBPP record "
+                                     f"({type(exc).__name__}: {exc})") from exc
     missing = [t for t in FEWSHOT_TASK_IDS if t not in rows]
     if missing:
         raise BenchmarkDataError(f"mbpp: {path}: few-shot task ids {missing} missing")

@@ -41,7 +41,8 @@ class MMLU(ChoiceBenchmark):
         try:
             table = pq.read_table(path, columns=["question", "subject", "choices", "answer"])
         except Exception as exc:  # pyarrow raises several types for corrupt files
-            raise BenchmarkDataError(f"{self.name}: cannot read {path} ({exc}); expected {self.expected_files}") from exc
+            raise BenchmarkDataError(f"{self.name}: cannot read {path} ({exc}); "
+                                     f"expected {self.expected_files}") from exc
         counters: dict[str, int] = {}
         docs = []
         for row in table.to_pylist():

@@ -13,9 +13,9 @@ from typing import Any
 
 from evaluations.base import Benchmark, BenchmarkDataError, PromptStyle, ScoredSample, robust_extra
 from evaluations.benchmarks._files import read_json, take
+from evaluations.scoring.opencompass.theoremqa import theoremqa_correct_v3
 from evaluations.scoring.robust_theoremqa import extract_answer as robust_answer
 from evaluations.scoring.robust_theoremqa import robust_theoremqa_correct
-from evaluations.scoring.opencompass.theoremqa import theoremqa_correct_v3
 
 FILE = "theoremqa_test.json"
 ANSWER_TYPES = ("integer", "float", "bool", "option", "list of integer", "list of float")

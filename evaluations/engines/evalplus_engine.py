@@ -37,8 +37,8 @@ from tqdm import tqdm
 
 from evaluations.jsonl import JsonlError, jsonl_records
 from evaluations.sandbox import bwrap, seccomp
-from evaluations.sandbox.errors import SandboxStartError, SandboxUnavailable
 from evaluations.sandbox.codec import Digest, is_text_only, text_digest
+from evaluations.sandbox.errors import SandboxStartError, SandboxUnavailable
 from evaluations.sandbox.judge import Comparison, digest_comparable, needs_iteration
 from evaluations.sandbox.limits import SandboxLimits
 from evaluations.sandbox.runner import DEADLINE, DONE, EXITED, CheckJob, run_check
@@ -136,7 +136,7 @@ def load_problems(dataset: Dataset, path: Path) -> dict[str, dict[str, Any]]:
         loader = getattr(importlib.import_module(module_name), loader_name)
         try:
             problems = loader(err_incomplete=True)
-        except Exception as exc:  # noqa: BLE001 - any loader failure is a data problem
+        except Exception as exc:  # any loader failure is a data problem
             where = _diagnose(dataset, path) or f"{path}: {type(exc).__name__}: {exc}"
             raise EvalPlusDataError(where) from exc
         if not problems:
@@ -174,7 +174,7 @@ def expected_outputs(dataset: Dataset, problem: dict[str, Any], digest: str = ""
                     code, problem[f"{split}_input"], problem["entry_point"],
                     record_time=True, output_not_none=not_none,
                 )
-            except Exception as exc:  # noqa: BLE001 - a broken canonical solution is bad data
+            except Exception as exc:  # a broken canonical solution is bad data
                 raise EvalPlusDataError(
                     f"{problem['task_id']}: canonical solution fails on its own {split} inputs "
                     f"({type(exc).__name__}: {exc})"
@@ -279,7 +279,8 @@ def check_solutions(
     for task_id in by_task:
         jobs.put(task_id)
     statuses: dict[int, tuple[str, str]] = {}
-    gt_lock, errors = threading.Lock(), []
+    gt_lock = threading.Lock()
+    errors: list[BaseException] = []
     bar = tqdm(total=len(items), desc=f"evalplus {dataset}", disable=not progress, unit="sol")
 
     def serve() -> None:
@@ -299,7 +300,7 @@ def check_solutions(
                             if base == PASS else SKIPPED)
                     statuses[index] = (base, plus)
                     bar.update(1)
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
+        except BaseException as exc:  # re-raised on the calling thread
             errors.append(exc)
 
     try:

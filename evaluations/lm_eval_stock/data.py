@@ -76,8 +76,8 @@ HELLASWAG_CAVEAT = (
 
 
 def _hellaswag(data_dir: Path) -> LocalData:
-    from evaluations.benchmarks.hellaswag import HellaSwag
     from evaluations.benchmarks._choice import LETTERS
+    from evaluations.benchmarks.hellaswag import HellaSwag
 
     rows, ids = [], []
     for doc in HellaSwag().docs(data_dir):

@@ -123,7 +123,8 @@ def evaluate_stock(
     stored = out_dir / RESULTS_FILE
     if stored.is_file() and (out_dir / SAMPLES_FILE).is_file():
         old = read_results(stored)
-        if old.get("lm_eval", {}).get("fingerprint") == fingerprint and len(read_samples(out_dir / SAMPLES_FILE)) == len(docs):
+        if (old.get("lm_eval", {}).get("fingerprint") == fingerprint
+                and len(read_samples(out_dir / SAMPLES_FILE)) == len(docs)):
             return {**old, "resume": {"reused": len(docs), "rescored": 0, "generated": 0}}
     lm_out = run_lm_eval(get_lm(), task_dict, samples, out_dir / CACHE_DIR / f"{generation_key}.sqlite")
     scored = {s.doc_id: s for s in to_samples(bench.name, spec.metric, spec.headline_filter, lm_out["samples"], ids)}

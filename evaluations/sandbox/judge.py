@@ -64,7 +64,7 @@ class Comparison:
         as correct against ``exp`` — ``unsafe_execute``'s rules for one input."""
         try:
             return self._matches(inp, out, out_type, exp)
-        except Exception:  # noqa: BLE001 - EvalPlus scores any error here as a failure
+        except Exception:  # EvalPlus scores any error here as a failure
             return False
 
     def matches_digest(self, out: Digest, exp: Digest) -> bool:

@@ -109,7 +109,7 @@ def robust_choice_letter(text: str, choices: list[str], letters: str = "ABCDEFGH
     marked = _committed_marker(text, letters)
     if marked is not None:
         return marked or None
-    for finder in (_leading_letter, lambda t, l: _option_text(t, choices, l), _loose_mention):
+    for finder in (_leading_letter, lambda t, ls: _option_text(t, choices, ls), _loose_mention):
         got = finder(text, letters)
         if got is not None:
             return got or None

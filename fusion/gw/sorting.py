@@ -17,7 +17,7 @@ from fusion.gw.inputs import ArrayLike, check_graph, check_weights, to_tensor
 
 Feature = Literal["degree", "diag", "row_norm"]
 SortMode = Literal["quantile", "paper"]
-FEATURES: tuple[str, ...] = ("degree", "diag", "row_norm")
+FEATURES: tuple[Feature, ...] = ("degree", "diag", "row_norm")
 SORT_MODES: tuple[str, ...] = ("quantile", "paper")
 
 

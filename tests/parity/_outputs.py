@@ -32,7 +32,8 @@ def choice_outputs(gold: str, wrong: str, gold_text: str, rng: random.Random) ->
         ("self-correct", f"Answer: {w}\nWait, actually the answer is {g}."), ("option-word", f"Option {g} is correct."),
         ("none", "None of the options is correct."), ("chinese", f"答案是{g}"),
         ("cot-then-answer", f"{_c(rng)} Option {w} is wrong. Therefore, the answer is {g}"),
-        ("trailing-letter", f"After careful analysis, the best choice is: {g}"), ("markdown-list", f"- {w}: no\n- {g}: yes"),
+        ("trailing-letter", f"After careful analysis, the best choice is: {g}"),
+        ("markdown-list", f"- {w}: no\n- {g}: yes"),
     ]
 
 
@@ -41,15 +42,19 @@ def number_outputs(gold: str, wrong: str, rng: random.Random) -> list[tuple[str,
     g, w = gold, wrong
     return [
         ("boxed", f"{_c(rng)}\nThe final answer is \\boxed{{{g}}}."), ("boxed-dollar", f"So $\\boxed{{{g}}}$"),
-        ("boxed-double", f"\\boxed{{{{{g}}}}}"), ("boxed-spaces", f"\\boxed{{ {g} }}"), ("answer-is", f"The answer is {g}."),
+        ("boxed-double", f"\\boxed{{{{{g}}}}}"), ("boxed-spaces", f"\\boxed{{ {g} }}"),
+        ("answer-is", f"The answer is {g}."),
         ("final-answer-is", f"Final Answer: The final answer is ${g}$. I hope it is correct."),
         ("answer-colon", f"Answer: {g}"), ("bare", g), ("bold", f"**{g}**"), ("empty", ""), ("unsure", "I don't know."),
         ("wrong-boxed", f"\\boxed{{{w}}}"), ("wrong-answer-is", f"The answer is {w}."),
         ("two-boxed-last-wrong", f"\\boxed{{{g}}} Wait, let me recheck. \\boxed{{{w}}}"),
         ("two-boxed-last-right", f"First guess \\boxed{{{w}}}, corrected: \\boxed{{{g}}}"),
-        ("fbox", f"\\fbox{{{g}}}"), ("boxed-nobrace", f"\\boxed {g}"), ("boxed-text-unit", f"\\boxed{{{g}\\text{{ units}}}}"),
-        ("boxed-dollars", f"\\boxed{{\\${g}}}"), ("boxed-percent", f"\\boxed{{{g}\\%}}"), ("boxed-eq", f"\\boxed{{x = {g}}}"),
-        ("boxed-trailing-dot", f"\\boxed{{{g}.}}"), ("sentence-then-chatter", f"The answer is {g}. Let me double check: {w}?"),
+        ("fbox", f"\\fbox{{{g}}}"), ("boxed-nobrace", f"\\boxed {g}"),
+        ("boxed-text-unit", f"\\boxed{{{g}\\text{{ units}}}}"),
+        ("boxed-dollars", f"\\boxed{{\\${g}}}"), ("boxed-percent", f"\\boxed{{{g}\\%}}"),
+        ("boxed-eq", f"\\boxed{{x = {g}}}"),
+        ("boxed-trailing-dot", f"\\boxed{{{g}.}}"),
+        ("sentence-then-chatter", f"The answer is {g}. Let me double check: {w}?"),
         ("chatter-number", f"We get {w} apples, then {g} in total."), ("approx", f"The result is approximately {g}"),
         ("unbalanced-box", f"\\boxed{{{g}"), ("therefore", f"Therefore x = {g}."),
         ("answer-is-dollar", f"The answer is: ${g}$"),
@@ -61,13 +66,16 @@ def theoremqa_outputs(gold: str, wrong: str, rng: random.Random) -> list[tuple[s
     g, w = gold, wrong
     return [
         ("therefore", f"{_c(rng)}\nTherefore, the answer is {g}."), ("answer-is", f"The answer is {g}"),
-        ("answer-is-colon", f"The answer is: {g}"), ("dollar", f"The answer is ${g}$."), ("boxed", f"The answer is \\boxed{{{g}}}."),
+        ("answer-is-colon", f"The answer is: {g}"), ("dollar", f"The answer is ${g}$."),
+        ("boxed", f"The answer is \\boxed{{{g}}}."),
         ("bare", g), ("empty", ""), ("unsure", "I am not sure."), ("wrong", f"Therefore, the answer is {w}."),
         ("unit", f"Therefore, the answer is {g} meters."), ("approx", f"The answer is approximately {g}."),
-        ("eq", f"So x = {g}. Therefore, the answer is x = {g}."), ("two-answers", f"The answer is {w}. Actually, the answer is {g}."),
+        ("eq", f"So x = {g}. Therefore, the answer is x = {g}."),
+        ("two-answers", f"The answer is {w}. Actually, the answer is {g}."),
         ("no-trigger-number", f"We compute {w} first and finally {g}."), ("bold", f"Therefore, the answer is **{g}**."),
         ("icl-repeat", f"The answer is {g}.\n\nProblem: next one. The answer is {w}."),
-        ("hedge-no", f"It is not obvious. Therefore, the answer is {g}"), ("yes-word", f"Yes. Therefore, the answer is {g}."),
+        ("hedge-no", f"It is not obvious. Therefore, the answer is {g}"),
+        ("yes-word", f"Yes. Therefore, the answer is {g}."),
         ("latex-frac", f"Therefore, the answer is \\frac{{{g}}}{{1}}."), ("percent", f"Therefore, the answer is {g}%."),
     ]
 
@@ -94,8 +102,10 @@ def drop_outputs(golds: list[str], wrong: str, rng: random.Random) -> list[tuple
     alt = golds[-1]
     return [
         ("answer", f"{_c(rng)}\nAnswer: {g}"), ("answer-lower", f"answer: {g}"), ("bare", g), ("empty", ""),
-        ("unsure", "I don't know."), ("wrong", f"Answer: {w}"), ("unit", f"Answer: {g} yards"), ("about", f"Answer: about {g}"),
-        ("bold", f"**Answer:** {g}"), ("newline", f"Answer:\n{g}"), ("two-answers-first-right", f"Answer: {g}\nAnswer: {w}"),
+        ("unsure", "I don't know."), ("wrong", f"Answer: {w}"), ("unit", f"Answer: {g} yards"),
+        ("about", f"Answer: about {g}"),
+        ("bold", f"**Answer:** {g}"), ("newline", f"Answer:\n{g}"),
+        ("two-answers-first-right", f"Answer: {g}\nAnswer: {w}"),
         ("two-answers-first-wrong", f"Answer: {w}\nAnswer: {g}"), ("answer-is", f"The answer is {g}."),
         ("alt-gold", f"Answer: {alt}"), ("punct", f"Answer: \"{g}.\""), ("article", f"Answer: the {g}"),
         ("chatter-no-marker", f"The passage says {w} and later {g}."), ("number-prefix", f"Answer: {g}0"),

@@ -23,12 +23,13 @@ import hashlib
 import json
 import random
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _oc_import import load_opencompass  # noqa: E402
-import _outputs  # noqa: E402
+import _outputs
+from _oc_import import load_opencompass
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
@@ -176,7 +177,8 @@ def theoremqa_items(data: Path, rng: random.Random) -> list:
                 outs += [("yes-no", "The answer is " + ("Yes" if r["Answer"] else "No")),
                          ("lower-bool", f"the answer is {gold.lower()}")]
             if kind == "option":
-                outs += [("upper-option", f"The answer is {gold.upper()}"), ("letter-only", f"The answer is {gold.strip('()')}")]
+                outs += [("upper-option", f"The answer is {gold.upper()}"),
+                         ("letter-only", f"The answer is {gold.strip('()')}")]
             items.append((str(r.get("id", i)), outs, (gold, kind)))
     return items
 
@@ -193,13 +195,15 @@ def bbh_items(data: Path, rng: random.Random) -> list:
             outs = _outputs.bbh_outputs(target, rng.choice(others), rng)
             if task in MCQ:
                 letter = target.strip("()")
-                outs += [("letter-only", f"So the answer is {letter}."), ("option-text", f"So the answer is {target} yes.")]
+                outs += [("letter-only", f"So the answer is {letter}."),
+                         ("option-text", f"So the answer is {target} yes.")]
             items.append((f"{task}/{i}", outs, (task, target)))
     return items
 
 
 def arc_items(data: Path, rng: random.Random) -> list:
-    recs = [r for r in _jsonl(data / "arc_challenge" / "ARC-Challenge-Test.jsonl") if len(r["question"]["choices"]) == 4]
+    recs = [r for r in _jsonl(data / "arc_challenge" / "ARC-Challenge-Test.jsonl")
+            if len(r["question"]["choices"]) == 4]
     items = []
     for i in _pick(len(recs), 24, rng):
         r = recs[i]
@@ -254,13 +258,16 @@ def drop_items(data: Path, rng: random.Random) -> list:
 
 BENCHMARKS: dict[str, tuple[Callable, Callable, str, str]] = {
     "gsm8k": (gsm8k_items, _math_v2, "gsm8k_0shot_v2_gen_a58960",
-              "datasets/math.py math_postprocess_v2 + MATHEvaluator(version='v2'); gold datasets/gsm8k.py gsm8k_dataset_postprocess"),
+              "datasets/math.py math_postprocess_v2 + MATHEvaluator(version='v2'); "
+              "gold datasets/gsm8k.py gsm8k_dataset_postprocess"),
     "math": (math_items, _math_v2, "math_0shot_gen_393424",
-             "datasets/math.py math_postprocess_v2 + MATHEvaluator(version='v2'); gold extract_boxed_answer(solution) as MATHDataset"),
+             "datasets/math.py math_postprocess_v2 + MATHEvaluator(version='v2'); "
+             "gold extract_boxed_answer(solution) as MATHDataset"),
     "theoremqa": (theoremqa_items, _theoremqa, "TheoremQA_gen (= TheoremQA_5shot_gen_6f0af8)",
                   "datasets/TheoremQA/main.py TheoremQA_postprocess_v3 + TheoremQAEvaluatorV3"),
     "bbh": (bbh_items, _bbh, "bbh_gen_5b92b0",
-            "datasets/bbh.py bbh_mcq_postprocess + BBHEvaluator_mcq (17 option tasks); BBHEvaluator (10 free-form tasks)"),
+            "datasets/bbh.py bbh_mcq_postprocess + BBHEvaluator_mcq (17 option tasks); "
+            "BBHEvaluator (10 free-form tasks)"),
     "arc": (arc_items, _option, "ARC_c_gen_1e0de5",
             "utils/text_postprocessors.py first_option_postprocess(options='ABCD') + icl_hf_evaluator.AccEvaluator"),
     "mmlu": (mmlu_items, _mmlu, "mmlu_gen_4d595a",
@@ -273,7 +280,8 @@ BENCHMARKS: dict[str, tuple[Callable, Callable, str, str]] = {
 
 
 # Which OpenCompass release is the reference for which benchmark (see REFERENCE_NOTES).
-RELEASE = {name: "0.4.2" for name in ("gsm8k", "math", "bbh", "arc", "mmlu", "hellaswag", "drop")} | {"theoremqa": "0.5.4"}
+RELEASE = ({name: "0.4.2" for name in ("gsm8k", "math", "bbh", "arc", "mmlu", "hellaswag", "drop")}
+           | {"theoremqa": "0.5.4"})
 RELEASE_COMMIT = {"0.4.2": "dc8deb6af0d452c3134ce72693b460c1e1774ed6 (git tag 0.4.2)",
                   "0.5.4": "PyPI 0.5.4; its scoring files equal mirror HEAD a5acc4bba3b658f151617a3b393602110fb7a740"}
 REFERENCE_NOTES = ("0.4.2 (April 2025) is the release of the paper's time. TheoremQA uses 0.5.4: its only change "

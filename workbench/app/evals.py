@@ -50,7 +50,8 @@ def headline_rows(evals: Iterable[EvalResult], load: Callable[[Any], dict[str, A
                           f"'results' / 'n-samples': {type(exc).__name__}: {exc})")
             continue
         rows.append({"model": ev.model, "benchmark": bench, "metric": metric, "value": _finite(value),
-                     "stderr": _finite(stderr), "n": n, "results": str(ev.results), "samples": str(ev.samples) if ev.has_samples else None,
+                     "stderr": _finite(stderr), "n": n, "results": str(ev.results),
+                     "samples": str(ev.samples) if ev.has_samples else None,
                      "model_dir": str(ev.model_dir)})
     columns = ["model", "benchmark", "metric", "value", "stderr", "n", "results", "samples", "model_dir"]
     return pd.DataFrame(rows, columns=columns), errors

@@ -8,8 +8,8 @@
   HTML tag, code span, emphasis, math or directive can be formed. GFM also turns bare
   URLs and e-mail addresses into links *after* parsing (on the decoded text), so an
   invisible U+2060 WORD JOINER is put inside every ``http://``, ``https://``, ``www.`` and
-  before every ``@``: no link is formed. The browser shows the original characters. The app never passes ``unsafe_allow_html``;
-  long or multi-line data goes to ``st.text`` / ``st.code`` / ``st.text_area`` /
+  before every ``@``: no link is formed. The browser shows the original characters. The app
+  never passes ``unsafe_allow_html``; long or multi-line data goes to ``st.text`` / ``st.code`` / ``st.text_area`` /
   ``st.dataframe`` instead, which never parse Markdown.
 * :func:`number` — one readable notation for every number the app prints: three
   significant digits, scientific outside [1e-3, 1e6) (``1e-08``, ``2.35``, ``0.00123``,

@@ -172,6 +172,6 @@ def inspection_from_export(payload: dict[str, Any], row: dict[str, Any] | None =
              "paper_o1": "paper (sorted top degrees)", "lower": "lower bound ĝ₂",
              "upper": "upper bound ĝ₂ + 2(V_C+V_D)", "wd": "WD (offset alignment)",
              "aligned_fraction": "aligned fraction", "gw_entropic": "entropic GW", "time_exact_s": "exact GW seconds"}
-    merged = {**row, **{k: payload[k] for k in ("gw_exact", "sort_degree_o2", "wd") if k in payload}}
+    merged: dict[str, Any] = {**row, **{k: payload[k] for k in ("gw_exact", "sort_degree_o2", "wd") if k in payload}}
     values = {label: merged[key] for key, label in names.items() if key in merged}
     return Inspection(pivot=pivot, source=source, coupling=coupling, values=values)

@@ -17,7 +17,6 @@ naming the path) and is never read. Nothing here ever writes.
 
 from __future__ import annotations
 
-import io
 import os
 import stat
 from collections.abc import Iterator
@@ -86,7 +85,7 @@ def open_plain(path: str | Path) -> BinaryIO:
             raise NotPlainFile(f"{path}: not a regular file; the app reads only plain files")
         if _O_NONBLOCK:
             os.set_blocking(fd, True)
-        return io.open(fd, "rb", closefd=True)
+        return open(fd, "rb", closefd=True)
     except BaseException:
         os.close(fd)
         raise

@@ -85,7 +85,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("fused", type=Path, help="eval output dir of the fused model (<model>/)")
     parser.add_argument("--pivot", type=Path, required=True, help="eval output dir of the pivot")
-    parser.add_argument("--sources", required=True, help="comma-separated eval output dirs of the sources (name=DIR allowed)")
+    parser.add_argument("--sources", required=True,
+                        help="comma-separated eval output dirs of the sources (name=DIR allowed)")
     parser.add_argument("--benchmarks", default="", help="comma-separated subset (default: all shared)")
     parser.add_argument("--no-subtasks", action="store_true", help="benchmark rows only")
     parser.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap replicates")

@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--restarts", type=int, default=8, help="random starts of the exact solver")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--real", action="store_true",
-                        help="add a 'real' family: co-activation graphs of --pivot and --source on --data (first --pairs examples)")
+                        help="add a 'real' family: co-activation graphs of --pivot and --source on --data "
+                             "(first --pairs examples)")
     parser.add_argument("--pivot", default="smollm2-135m-instruct", help="--real: pivot model spec")
     parser.add_argument("--source", default="gemma3-270m", help="--real: source model spec")
     parser.add_argument("--data", type=Path, help="--real: JSONL examples (default: the demo data set)")
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_summary(summary) -> None:  # noqa: ANN001 - a pandas DataFrame
+def print_summary(summary) -> None:  # a pandas DataFrame
     """Print the bound table and the correlation table."""
     import pandas as pd
 

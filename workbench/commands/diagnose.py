@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         from workbench.diagnostics_experiment import run_experiment
 
         run_experiment(args.out, options=options, examples=args.examples, restarts=args.restarts,
-                       train_steps=args.train_steps, trajectory_examples=args.train_examples, seed=args.seed, store_root=args.store or args.out)
+                       train_steps=args.train_steps, trajectory_examples=args.train_examples, seed=args.seed,
+                       store_root=args.store or args.out)
         return 0
 
     from fusion.data import load_examples
@@ -97,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
                                 seed=args.seed, export_examples=args.export, top_n=args.top_n, run_label=label,
                                 max_response_tokens=args.max_response_tokens or limits[1],
                                 max_prompt_tokens=limits[0],
-                                store_root=args.store or (args.checkpoints.parent if args.checkpoints else args.out.parent))
+                                store_root=args.store or (args.checkpoints.parent if args.checkpoints
+                                                          else args.out.parent))
     print_report(tables)
     print(f"\noutputs in {args.out.resolve()}")
     return 0
@@ -136,7 +138,7 @@ def _resolve_inputs(args: argparse.Namespace):
     return pivot, sources, data, label, limits
 
 
-def print_report(tables) -> None:  # noqa: ANN001 - dict of pandas DataFrames
+def print_report(tables) -> None:  # dict of pandas DataFrames
     """Print the correlation table, the bound results and the trajectory."""
     import pandas as pd
 

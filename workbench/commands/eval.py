@@ -43,9 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=("hf", "vllm"), default="hf", help="lm-eval model backend (default: hf)")
     p.add_argument("--batch-size", type=int, default=8, help="generation batch size (default: 8)")
     p.add_argument("--max-gen-toks", type=int, default=None, help="cap on generated tokens per item")
-    p.add_argument("--chunk-size", type=int, default=16, help="items generated between two durable writes (at least --batch-size: one chunk is one batched engine call)")
+    p.add_argument("--chunk-size", type=int, default=16,
+        help="items generated between two durable writes (at least --batch-size: one chunk is one batched engine call)")
     p.add_argument("--deterministic", action="store_true",
-                   help="deterministic GPU kernels: identical outputs on every pass (slower; CPU is always deterministic)")
+                   help="deterministic GPU kernels: identical outputs on every pass "
+                        "(slower; CPU is always deterministic)")
     p.add_argument("--out", type=Path, default=Path("runs/evals"),
                    help="output root: <out>/<model>/<benchmark>/ (default: runs/evals; --run writes to DIR/evals)")
     p.add_argument("--watch", action="store_true", help="with --run: keep evaluating new checkpoints")

@@ -62,6 +62,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     from fusion.models import resolve_model
 
     for name in args.names:
+        folder: Path | str
         if name in GGUF_BUILTINS:
             folder = prepare_builtin(name, cache_dir=args.cache_dir, force=args.force)
         else:

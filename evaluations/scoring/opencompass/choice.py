@@ -50,9 +50,9 @@ def first_option_postprocess(text: str, options: str, cushion: bool = True) -> s
         rf'[是为。]\s?([{options}])[。\.]?$',
         rf'因此\s?([{options}])[。\.]?$',
         rf'显然\s?([{options}])[。\.]?$',
-        rf'答案是\s?(\S+)(?:。|$)',
-        rf'答案应该是\s?(\S+)(?:。|$)',
-        rf'答案为\s?(\S+)(?:。|$)',
+        r'答案是\s?(\S+)(?:。|$)',
+        r'答案应该是\s?(\S+)(?:。|$)',
+        r'答案为\s?(\S+)(?:。|$)',
         rf'(?i)ANSWER\s*:\s*([{options}])',
         rf'[Tt]he answer is:?\s+\(?([{options}])\)?',
         rf'[Tt]he answer is:?\s+\(?\*?\*?([{options}])\*?\*?\)?',
@@ -66,7 +66,7 @@ def first_option_postprocess(text: str, options: str, cushion: bool = True) -> s
         rf'^选项\s?([{options}])',
         rf'^([{options}])\s?选?项',
         rf'(\s|^)[{options}][\s。，,：:\.$]',
-        rf'1.\s?(.*?)$',
+        r'1.\s?(.*?)$',
         rf'1.\s?([{options}])[.。$]?$',
     ]
     cushion_patterns = [

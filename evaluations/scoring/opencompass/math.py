@@ -179,9 +179,9 @@ def _fix_a_slash_b(string: str) -> str:
     a = string.split('/')[0]
     b = string.split('/')[1]
     try:
-        a = int(a)
-        b = int(b)
-        assert string == '{}/{}'.format(a, b)
+        a = int(a)  # type: ignore[assignment]  # upstream code: str re-bound to int
+        b = int(b)  # type: ignore[assignment]  # upstream code: str re-bound to int
+        assert string == f'{a}/{b}'
         new_string = '\\frac{' + str(a) + '}{' + str(b) + '}'
         return new_string
     except AssertionError:

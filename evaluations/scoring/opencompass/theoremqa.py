@@ -25,8 +25,9 @@ import operator
 import re
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from math import cos, e, exp, factorial, log, pi, sin, sqrt
-from typing import Any, Iterator
+from typing import Any
 
 from latex2sympy2_extended import latex2sympy
 
@@ -43,7 +44,8 @@ _NUMBER_UTILS_GLOBALS: dict[str, Any] = {**_FUNCTIONS, "sqrt": sqrt, "sin": sin,
 _UTILS_GLOBALS: dict[str, Any] = dict(_FUNCTIONS)
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
            ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
-_UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg, ast.Not: operator.not_}
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {ast.UAdd: operator.pos, ast.USub: operator.neg,
+                                                         ast.Not: operator.not_}
 _MAX_EXPONENT = 1000
 _MAX_INT_BITS = 100_000
 _MAX_FACTORIAL = 1000
@@ -279,7 +281,7 @@ def answer_clean(direct_answer_trigger_for_fewshot: tuple[str, ...] | list[str],
 
     pred = pred.strip('\n').rstrip('.').rstrip('/').strip(' ')
 
-    pred = [extract_theoremqa_answer(pred, answer_flag)]
+    pred = [extract_theoremqa_answer(pred, answer_flag)]  # type: ignore[assignment]  # upstream: str -> list
 
     # If there is no candidate in list, null is set.
     if len(pred) == 0:
@@ -312,8 +314,8 @@ def compare_answer_with_groundtruth(answer: str, groundtruth_str: str, groundtru
         else:
             if answer.startswith('(') and answer.endswith(')'):
                 try:
-                    answer = list(_safe_eval(answer, _UTILS_GLOBALS))
-                    answer = [number_it(a) for a in answer]
+                    answer = list(_safe_eval(answer, _UTILS_GLOBALS))  # type: ignore[assignment]  # upstream: str -> list
+                    answer = [number_it(a) for a in answer]  # type: ignore[assignment]  # upstream: str -> list
                 except Exception:
                     return False
                 return compare_two_list(answer, groundtruth_num)

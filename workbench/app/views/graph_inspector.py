@@ -19,8 +19,14 @@ import pandas as pd
 import streamlit as st
 
 from workbench.app import data, fmt, safe
-from workbench.app.inspect_graphs import (GraphView, Inspection, example_from_dict, inspect_pair,
-                                          inspection_from_export, sorted_degree_curve)
+from workbench.app.inspect_graphs import (
+    GraphView,
+    Inspection,
+    example_from_dict,
+    inspect_pair,
+    inspection_from_export,
+    sorted_degree_curve,
+)
 from workbench.app.readers import checkpoint_table
 from workbench.app.root import current_root
 from workbench.app.widgets import chart, error, load_or_error, table
@@ -116,12 +122,12 @@ def run_choices(root: Path) -> tuple[dict[str, tuple[str, str | None]], list[Pat
             _, cfg = data.config(run / "config.yaml")
         except (ValueError, OSError):
             continue  # the Runs page shows the error for this file
-        pivot = cfg.get("pivot") if isinstance(cfg.get("pivot"), dict) else {}
+        pivot = found_pivot if isinstance(found_pivot := cfg.get("pivot"), dict) else {}
         template = pivot.get("chat_template") if isinstance(pivot.get("chat_template"), str) else None
         if pivot.get("model") and _spec_allowed(str(pivot["model"]), inv.root):
             models.setdefault(str(pivot["model"]), (str(pivot["model"]), template))
             defaults["pivot"] = defaults["pivot"] or str(pivot["model"])
-        sources = cfg.get("sources") if isinstance(cfg.get("sources"), list) else []
+        sources = found_sources if isinstance(found_sources := cfg.get("sources"), list) else []
         for source in sources:
             if isinstance(source, dict) and source.get("model") and _spec_allowed(str(source["model"]), inv.root):
                 chat = source.get("chat_template") if isinstance(source.get("chat_template"), str) else None
@@ -130,7 +136,8 @@ def run_choices(root: Path) -> tuple[dict[str, tuple[str, str | None]], list[Pat
         for row in checkpoint_table(run).itertuples():
             if row.complete:
                 models[f"{inv.label(run)}/{row.checkpoint}"] = (row.path, template)
-        found = _data_file((cfg.get("data") if isinstance(cfg.get("data"), dict) else {}).get("path"), inv.root, run)
+        data_cfg = found_data if isinstance(found_data := cfg.get("data"), dict) else {}
+        found = _data_file(data_cfg.get("path"), inv.root, run)
         if found is not None and found not in files:
             files.append(found)
     return models, files, defaults
@@ -156,6 +163,7 @@ def pick_example(files: list[Path]) -> dict[str, Any] | None:
         prompt = st.text_area("Prompt", value="What is the capital of France?", key="gi-prompt")
         response = st.text_area("Response", value="The capital of France is Paris.", key="gi-response")
         return {"id": "custom", "prompt": prompt, "response": response} if prompt and response else None
+    examples: list[dict[str, Any]] | None
     if where == "demo examples":
         examples = demo_examples()
     else:
@@ -210,7 +218,9 @@ def exported(root: Path) -> Inspection | None:
 
 def recomputed(root: Path) -> Inspection | None:
     """Choose example, models and parameters; recompute everything on the fly."""
-    run_models, files, defaults = ({}, [], {"pivot": None, "source": None})
+    run_models: dict[str, tuple[str, str | None]] = {}
+    files: list[Path] = []
+    defaults: dict[str, str | None] = {"pivot": None, "source": None}
     if root.is_dir():
         run_models, files, defaults = run_choices(root)
     models = dict(run_models)

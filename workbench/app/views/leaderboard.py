@@ -3,14 +3,17 @@ export, and a paired comparison (McNemar exact, bootstrap CI) of two rows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from workbench.app import data, evals, fmt, safe
 from workbench.app.root import current_root
-from workbench.app.widgets import empty_state, error, load_or_error, paginate, table as show_table
+from workbench.app.widgets import empty_state, error, load_or_error, paginate
+from workbench.app.widgets import table as show_table
 
 
 @st.cache_data(max_entries=64, show_spinner="Paired comparison…")
@@ -117,7 +120,7 @@ def attribution_panel(rows: pd.DataFrame, models: list[str]) -> None:
     if result is None:
         return
     table, items = result
-    percent = {c: fmt.percent_fraction for c in table.columns
+    percent: dict[str, Callable[[Any], str]] = {c: fmt.percent_fraction for c in table.columns
                if c.startswith("acc") or c.endswith("_rate") or c in ("net_gain", "ci_low", "ci_high")}
     show_table(table, percent, hide_index=True, key="at-table",
                column_config={"p_value": st.column_config.Column("McNemar p")})

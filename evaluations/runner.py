@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -311,6 +312,13 @@ def _evaluate_stock(spec: Any, bench: Benchmark, docs: list[dict[str, Any]], dat
     config = {**config, "kind": "lm-eval-stock", "metric": spec.metric, "stock_task": spec.task,
               "generation_kwargs": {"source": f"lm-eval stock task {spec.task}"}}
     _check_config(out_dir, config)  # refuses a folder written by the older, our-rules lm-eval style
+    if run_config.get("max_gen_toks") is not None:
+        # lm-eval's computation includes the task's own generation length: the cap is not applied,
+        # and the results say so rather than record a setting that did not act.
+        ignored = run_config["max_gen_toks"]
+        print(f"[eval] {bench.name}: --style lm-eval runs lm-eval's stock {spec.task} with its own generation "
+              f"settings; max_gen_toks={ignored} is not applied", file=sys.stderr, flush=True)
+        run_config = {**run_config, "max_gen_toks": None, "max_gen_toks_ignored": ignored}
     key = generation_hash({"model": model, "backend": backend, "deterministic": deterministic,
                            "stock_task": spec.task})
     return evaluate_stock(spec, bench, docs, data_dir, out_dir, lambda: lazy.get().lm, config, run_config,

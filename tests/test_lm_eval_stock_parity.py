@@ -256,8 +256,11 @@ def test_bbh_stratified_limit_generation_and_get_answer_match_simple_evaluate(en
     picks date_understanding/39 + sports_understanding/238, whose batch stops early (the
     default seed's object_counting/29 + tracking_shuffled_objects_three_objects/1 generate
     to the stock max_gen_toks 1024: ~160 s a side on 2 CPU cores; the stock path has no cap)."""
+    # max_gen_toks=8 would cut every generation short: lm-eval's computation does not apply it
+    # (the generations below equal simple_evaluate's), and the results say it was not applied.
     results = runner.evaluate_model(MODEL, ["bbh"], DATA_DIR, tmp_path / "ours", limit=2, limit_mode="stratified",
-                                    seed=258, style="lm-eval", engine=engine)["bbh"]
+                                    seed=258, style="lm-eval", engine=engine, max_gen_toks=8)["bbh"]
+    assert results["config"]["max_gen_toks"] is None and results["config"]["max_gen_toks_ignored"] == 8
     doc_ids = results["subset"]["doc_ids"]
     assert results["subset"] == {"mode": "stratified", "limit": 2, "seed": 258, "doc_ids": doc_ids}
     picks: dict[str, list[int]] = {}

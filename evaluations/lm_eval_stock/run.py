@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from evaluations.base import Benchmark
 from evaluations.fs import names_file
@@ -89,18 +92,43 @@ def run_lm_eval(lm: Any, task_dict: dict[str, Any], samples: dict[str, list[int]
     from lm_eval.api.model import CacheHook, CachingLM
     from lm_eval.evaluator import evaluate
 
-    seed_like_simple_evaluate(task_dict)
     model = lm
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         model = CachingLM(lm, str(cache))
     try:
-        out = evaluate(lm=model, task_dict=task_dict, samples=samples, bootstrap_iters=BOOTSTRAP_ITERS,
-                       log_samples=True, apply_chat_template=apply_chat_template, verbosity="ERROR")
+        while True:
+            seed_like_simple_evaluate(task_dict)  # every attempt draws the same few-shot examples
+            try:
+                out = evaluate(lm=model, task_dict=task_dict, samples=samples, bootstrap_iters=BOOTSTRAP_ITERS,
+                               log_samples=True, apply_chat_template=apply_chat_template, verbosity="ERROR")
+                break
+            except torch.OutOfMemoryError:
+                if not halve_batch(lm):
+                    raise
     finally:
         if cache is not None:
             lm.set_cache_hook(CacheHook(None))  # later (non-stock) runs must not write into this cache
     return dict(out)
+
+
+def halve_batch(lm: Any) -> bool:
+    """After a GPU out-of-memory error: halve ``lm``'s batch (lm-eval's ``HFLM.batch_size_per_gpu``)
+    and free the allocator's cache; False when it is already 1 (nothing left to try).
+
+    lm-eval's loglikelihood materialises the logits of a whole batch (batch × length × vocabulary:
+    128 MMLU prompts of a 262k-vocabulary model asked for 39 GiB), so a batch that suits a
+    generation can be far too large for scoring the options. The requests already answered are in
+    the request cache, so the retry only computes the rest.
+    """
+    size = int(getattr(lm, "batch_size_per_gpu", 1))
+    if size <= 1:
+        return False
+    lm.batch_size_per_gpu = size // 2
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    print(f"[eval] out of GPU memory at batch {size}: retrying at {size // 2}", file=sys.stderr, flush=True)
+    return True
 
 
 def evaluate_stock(

@@ -42,7 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--style", choices=("paper", "lm-eval"), default="paper", help="prompt style (default: paper)")
     p.add_argument("--backend", choices=("hf", "vllm"), default="hf", help="lm-eval model backend (default: hf)")
     p.add_argument("--batch-size", type=int, default=8, help="generation batch size (default: 8)")
-    p.add_argument("--max-gen-toks", type=int, default=None, help="cap on generated tokens per item")
+    p.add_argument("--max-gen-toks", type=int, default=None,
+                   help="cap on generated tokens per item (not applied to --style lm-eval's stock tasks, which run "
+                        "lm-eval's own settings; their results record it as ignored)")
     p.add_argument("--chunk-size", type=int, default=16,
         help="items generated between two durable writes (at least --batch-size: one chunk is one batched engine call)")
     p.add_argument("--deterministic", action="store_true",

@@ -26,6 +26,7 @@ import torch
 from evaluations.base import Benchmark
 from evaluations.fs import names_file
 from evaluations.lm_eval_stock import data as stock_data
+from evaluations.lm_eval_stock.predictions import PredictionsLM
 from evaluations.lm_eval_stock.records import to_results, to_samples
 from evaluations.lm_eval_stock.tasks import StockSpec, load_stock, wrapper_yaml
 from evaluations.results import RESULTS_FILE, SAMPLES_FILE, read_results, read_samples, rewrite_samples, write_results
@@ -154,7 +155,11 @@ def evaluate_stock(
         if (old.get("lm_eval", {}).get("fingerprint") == fingerprint
                 and len(read_samples(out_dir / SAMPLES_FILE)) == len(docs)):
             return {**old, "resume": {"reused": len(docs), "rescored": 0, "generated": 0}}
-    lm_out = run_lm_eval(get_lm(), task_dict, samples, out_dir / CACHE_DIR / f"{generation_key}.sqlite")
+    lm = get_lm()
+    if isinstance(lm, PredictionsLM):  # stored outputs: answered by document, nothing to cache
+        lm.bind(ids)
+    cache = None if isinstance(lm, PredictionsLM) else out_dir / CACHE_DIR / f"{generation_key}.sqlite"
+    lm_out = run_lm_eval(lm, task_dict, samples, cache)
     scored = {s.doc_id: s for s in to_samples(bench.name, spec.metric, spec.headline_filter, lm_out["samples"], ids)}
     missing = [d for d in doc_ids if d not in scored]
     if missing:

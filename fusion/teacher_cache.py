@@ -31,7 +31,6 @@ and the index are rewritten atomically; ids already in the index are skipped nex
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -47,6 +46,8 @@ from tqdm.auto import tqdm
 
 from fusion.data import Example, TokenizedExample, tokenize_example
 from fusion.integrity import sha256_file
+from fusion.teacher_cache_keys import content_key as content_key
+from fusion.teacher_cache_keys import example_keys, response_hash
 
 CACHE_FORMAT = 2
 
@@ -65,24 +66,6 @@ class CacheEntry:
     def length(self) -> int:
         """Number of response positions."""
         return int(self.logprobs.shape[0])
-
-
-def response_hash(response: str) -> str:
-    """Short hash of the response text an entry was computed from."""
-    return hashlib.sha1(response.encode("utf-8")).hexdigest()[:16]
-
-
-def content_key(rendered_prompt: str, response: str) -> str:
-    """The key of an entry: sha256 of the source's rendered prompt and the response."""
-    return hashlib.sha256(f"{rendered_prompt}\0{response}".encode()).hexdigest()[:32]
-
-
-def example_keys(tokenizer: Any, examples: list[Example], template: str | None) -> dict[str, str]:
-    """``{id: content_key}`` of ``examples`` rendered with this source's chat template."""
-    from fusion.models import render_prompt
-
-    return {e.id: content_key(render_prompt(tokenizer, e.prompt, template=template, add_generation_prompt=True),
-                              e.response) for e in examples}
 
 
 def _read_json(path: Path, what: str) -> Any:

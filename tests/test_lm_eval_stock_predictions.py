@@ -7,8 +7,8 @@ loglikelihood tasks are refused with the reason."""
 from __future__ import annotations
 
 import pytest
-
 from _eval_common import DATA_DIR
+
 from evaluations import registry
 from evaluations.lm_eval_stock import tasks
 from evaluations.lm_eval_stock.predictions import PredictionsLM, PredictionsUnscorable

@@ -99,7 +99,7 @@ def bwrap_version() -> str:
 def harness_files() -> dict[str, Path]:
     """Host paths of the files bound into the sandbox, by their name inside it."""
     here = Path(__file__).resolve().parent
-    return {"harness.py": here / "harness.py", "codec.py": here / "codec.py"}
+    return {"harness.py": here / "harness.py", "codec.py": here / "codec.py", "codec_base.py": here / "codec_base.py"}
 
 
 def _under_tmp(path: str) -> bool:

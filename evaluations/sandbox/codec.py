@@ -45,46 +45,15 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-# Deeper than any expected output of HumanEval+/MBPP+ (measured: 2), far below the
-# interpreter's recursion limit, so a hostile deeply nested value is refused cleanly.
-MAX_DEPTH = 100
+if __package__:  # imported from the repository (tests, tooling)
+    from evaluations.sandbox.codec_base import _NUMPY_KINDS, _SCALARS, MAX_DEPTH, CodecError, Opaque, _short, type_name
+else:  # imported by harness.py inside the sandbox: codec_base.py lies beside this file
+    from codec_base import _NUMPY_KINDS, _SCALARS, MAX_DEPTH, CodecError, Opaque, _short, type_name  # type: ignore
+
 # JSON carries ints in decimal, which Python caps at 4300 digits; 10,000 bits is ~3010.
 _JSON_INT_BITS = 10_000
-_NUMPY_KINDS = frozenset("biufc")  # bool, signed, unsigned, float, complex
-_SCALARS = frozenset({type(None), bool, int, float, str})
 _NESTED = frozenset({list, dict})
 _HEX_INT = re.compile(r"-?[0-9a-f]+")
-
-
-class CodecError(ValueError):
-    """Data that is not a well-formed encoding."""
-
-
-class Opaque:
-    """Stand-in for a value the codec does not carry: equal only to itself.
-
-    ``items`` holds the value's elements when the encoder was asked to materialise
-    iterables, so ``set(opaque)`` / ``list(opaque)`` work as on the original object.
-    """
-
-    __slots__ = ("type_name", "items")
-
-    def __init__(self, type_name: str, items: list[Any] | None = None) -> None:
-        self.type_name = type_name
-        self.items = items
-
-    def __iter__(self):
-        if self.items is None:
-            raise TypeError(f"'{self.type_name}' object is not iterable (not materialised)")
-        return iter(self.items)
-
-    def __repr__(self) -> str:
-        return f"<opaque {self.type_name}>"
-
-
-def type_name(cls: type) -> str:
-    """``module.qualname`` of a type: how the exact type of a value is named on the wire."""
-    return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', '?')}"
 
 
 # ------------------------------------------------------------------------- encoding
@@ -426,8 +395,3 @@ def text_digest(value: Any) -> str:
             data = _serialise(tuple(_text_form(v, 1) for v in chunk))
         digest.update(data)
     return digest.hexdigest()
-
-
-def _short(obj: Any) -> str:
-    text = repr(obj)
-    return text if len(text) <= 60 else text[:57] + "..."

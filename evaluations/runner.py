@@ -280,6 +280,16 @@ def _score_predictions_locked(
             docs.append(index[row["doc_id"]])
             outputs[row["doc_id"]] = row["output"]
 
+        spec = stock_spec(name) if style == "lm-eval" else None
+        if spec is not None:  # lm-eval's own filters and metrics score the stored text
+            from evaluations.lm_eval_stock.predictions import score_predictions_stock
+
+            results[name] = score_predictions_stock(spec, bench, docs, outputs, Path(data_dir), root / name,
+                                                    Path(predictions).name)
+            if on_result:
+                on_result(root / name, results[name])
+            continue
+
         def generate(b: Benchmark, chunk: list[dict[str, Any]]) -> list[ScoredSample]:
             # evaluate_benchmark calls this within the iteration, on this ``outputs`` (B023 is moot)
             scored = b.score_batch(chunk, [outputs[d["doc_id"]] for d in chunk])  # noqa: B023

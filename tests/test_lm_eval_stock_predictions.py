@@ -48,3 +48,24 @@ def test_loglikelihood_tasks_are_refused_with_the_reason(tmp_path):
         evaluate_stock(tasks.SPECS["arc"], bench, docs, DATA_DIR, tmp_path / "arc",
                        lambda: PredictionsLM("arc", {d["doc_id"]: "A" for d in docs}), {"prompt_style": "lm-eval"},
                        {}, {}, "preds")
+
+
+def test_predictions_file_through_the_runner_rescoring_a_corrected_file(tmp_path):
+    import json
+
+    from evaluations import runner
+
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("".join(json.dumps({"benchmark": "gsm8k", "doc_id": d, "output": o}) + "\n"
+                             for d, o in OUTPUTS.items()))
+    out = tmp_path / "out"
+    first = runner.score_predictions(preds, DATA_DIR, out, style="lm-eval", label="p")["gsm8k"]
+    assert first["results"]["gsm8k"]["exact_match,strict-match"] == pytest.approx(2 / 3)
+    assert first["config"]["backend"] == "predictions" and first["lm_eval"]["stock_task"] == "gsm8k"
+    fixed = {**OUTPUTS, "0": OUTPUTS["0"] + "\n#### 18"}  # item 0 now has the strict form
+    preds.write_text("".join(json.dumps({"benchmark": "gsm8k", "doc_id": d, "output": o}) + "\n"
+                             for d, o in fixed.items()))
+    second = runner.score_predictions(preds, DATA_DIR, out, style="lm-eval", label="p")["gsm8k"]
+    assert second["results"]["gsm8k"]["exact_match,strict-match"] == 1.0  # not the stored 2/3
+    samples = {s.doc_id: s for s in read_samples(out / "p" / "gsm8k" / "samples.jsonl")}
+    assert samples["0"].output == fixed["0"] and samples["0"].score == 1.0

@@ -10,6 +10,7 @@ options, which a text file does not hold: they are refused with that reason.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from lm_eval.api.model import LM
@@ -47,3 +48,23 @@ class PredictionsLM(LM):
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
         raise PredictionsUnscorable(f"{self.benchmark}: lm-eval's rolling loglikelihood needs the model itself")
+
+
+def score_predictions_stock(spec: Any, bench: Any, docs: list[dict[str, Any]], outputs: dict[str, str],
+                            data_dir: Path, out_dir: Path, source: str) -> dict[str, Any]:
+    """Score ``outputs`` (our doc id -> text) of ``docs`` with lm-eval's stock task ``spec`` into
+    ``out_dir``; returns the results document. The stored texts are the generation key, so a
+    corrected predictions file is scored again and an unchanged one is reused."""
+    from evaluations.benchmark_eval import _check_config, task_config
+    from evaluations.fingerprint import generation_hash
+    from evaluations.lm_eval_stock.run import evaluate_stock
+    from evaluations.subsets import subset_record
+
+    config = {**task_config(bench, "lm-eval", data_dir, None, {"source": "predictions"}), "kind": "lm-eval-stock",
+              "metric": spec.metric, "stock_task": spec.task,
+              "generation_kwargs": {"source": f"predictions scored by lm-eval stock task {spec.task}"}}
+    _check_config(out_dir, config)
+    key = generation_hash({"outputs": sorted(outputs.items())})
+    run_config = {"model": f"predictions:{source}", "backend": "predictions"}
+    return evaluate_stock(spec, bench, docs, data_dir, out_dir, lambda: PredictionsLM(bench.name, outputs), config,
+                          run_config, subset_record(None, "first", 0, docs), key)

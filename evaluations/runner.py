@@ -177,10 +177,9 @@ def _evaluate_model_locked(
 def _evaluate_stock(spec: Any, bench: Benchmark, docs: list[dict[str, Any]], data_dir: Path, out_dir: Path,
                     lazy: _LazyEngine, config: dict[str, Any], run_config: dict[str, Any], subset: dict[str, Any],
                     model: str, backend: str, deterministic: bool) -> dict[str, Any]:
-    from evaluations.lm_eval_stock.run import evaluate_stock
+    from evaluations.lm_eval_stock.run import evaluate_stock, stock_config
 
-    config = {**config, "kind": "lm-eval-stock", "metric": spec.metric, "stock_task": spec.task,
-              "generation_kwargs": {"source": f"lm-eval stock task {spec.task}"}}
+    config = stock_config(config, spec, f"lm-eval stock task {spec.task}")
     _check_config(out_dir, config)  # refuses a folder written by the older, our-rules lm-eval style
     if run_config.get("max_gen_toks") is not None:
         # lm-eval's computation includes the task's own generation length: the cap is not applied,

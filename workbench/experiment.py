@@ -260,7 +260,7 @@ def run_experiment(cfg: ExperimentConfig, data_dir: Path, stages: tuple[str, ...
     if jobs > 1:
         from workbench.experiment_jobs import run_jobs
 
-        run_jobs(cfg, data_dir, stages, jobs, train, record)
+        run_jobs(cfg, data_dir, stages, jobs, record)
     else:
         for stage, work in steps:  # "cache" is never among STAGES here: training builds it
             if stage in stages:

@@ -125,7 +125,7 @@ def run_units(cfg: ExperimentConfig, data_dir: Path, units: list[Unit], jobs: in
         raise UnitsFailed("experiment units failed: " + "; ".join(f"{n} ({p})" for n, p in failed.items()))
 
 
-def run_jobs(cfg: ExperimentConfig, data_dir: Path, stages: tuple[str, ...], jobs: int, train: Path,
+def run_jobs(cfg: ExperimentConfig, data_dir: Path, stages: tuple[str, ...], jobs: int,
              record: Callable[[str, float], None]) -> None:
     """Run every unit of ``stages`` (the shared teacher cache first among them) ``jobs`` at
     a time; ``OUT/logs/units.json`` lists the units and their commands."""

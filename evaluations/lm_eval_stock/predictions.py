@@ -57,12 +57,11 @@ def score_predictions_stock(spec: Any, bench: Any, docs: list[dict[str, Any]], o
     corrected predictions file is scored again and an unchanged one is reused."""
     from evaluations.benchmark_eval import _check_config, task_config
     from evaluations.fingerprint import generation_hash
-    from evaluations.lm_eval_stock.run import evaluate_stock
+    from evaluations.lm_eval_stock.run import evaluate_stock, stock_config
     from evaluations.subsets import subset_record
 
-    config = {**task_config(bench, "lm-eval", data_dir, None, {"source": "predictions"}), "kind": "lm-eval-stock",
-              "metric": spec.metric, "stock_task": spec.task,
-              "generation_kwargs": {"source": f"predictions scored by lm-eval stock task {spec.task}"}}
+    config = stock_config(task_config(bench, "lm-eval", data_dir, None, {"source": "predictions"}), spec,
+                          f"predictions scored by lm-eval stock task {spec.task}")
     _check_config(out_dir, config)
     key = generation_hash({"outputs": sorted(outputs.items())})
     run_config = {"model": f"predictions:{source}", "backend": "predictions"}

@@ -132,6 +132,13 @@ def halve_batch(lm: Any) -> bool:
     return True
 
 
+def stock_config(config: dict[str, Any], spec: StockSpec, source: str) -> dict[str, Any]:
+    """A benchmark folder's config when lm-eval's stock task ``spec`` computes it; ``source``
+    says where the generations come from (the folder's resume guard compares it)."""
+    return {**config, "kind": "lm-eval-stock", "metric": spec.metric, "stock_task": spec.task,
+            "generation_kwargs": {"source": source}}
+
+
 def evaluate_stock(
     spec: StockSpec, bench: Benchmark, docs: list[dict[str, Any]], data_dir: Path, out_dir: Path,
     get_lm: Callable[[], Any], config: dict[str, Any], run_config: dict[str, Any], subset: dict[str, Any],
